@@ -1,0 +1,64 @@
+from django.contrib import admin
+
+from conversations.models import Conversation, Debrief, Message
+from futureself.admin import ProviderCallInline, provider_usage_summary
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ("position", "role", "text", "input_mode", "interrupted", "audio_duration_ms", "timings", "created_at")
+    readonly_fields = fields
+    ordering = ("position",)
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class DebriefInline(admin.StackedInline):
+    model = Debrief
+    extra = 0
+    readonly_fields = ("data", "created_at")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("id", "future_self", "owner", "status", "created_at", "ended_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("=id", "future_self__profile__interview__owner__username", "=future_self__id")
+    date_hierarchy = "created_at"
+    readonly_fields = ("id", "created_at", "updated_at", "provider_usage")
+    raw_id_fields = ("future_self",)
+    inlines = [MessageInline, DebriefInline, ProviderCallInline]
+
+    @admin.display(description="owner")
+    def owner(self, obj: Conversation):
+        return obj.future_self.profile.interview.owner or "guest"
+
+    @admin.display(description="Provider cost and latency")
+    def provider_usage(self, obj: Conversation) -> str:
+        return provider_usage_summary(obj.provider_calls.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("future_self__profile__interview__owner")
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("conversation", "position", "role", "input_mode", "interrupted", "created_at")
+    list_filter = ("role", "input_mode", "interrupted", "created_at")
+    search_fields = ("=conversation__id",)
+    raw_id_fields = ("conversation",)
+    readonly_fields = ("timings",)
+
+
+@admin.register(Debrief)
+class DebriefAdmin(admin.ModelAdmin):
+    list_display = ("conversation", "created_at")
+    search_fields = ("=conversation__id",)
+    raw_id_fields = ("conversation",)

@@ -1,0 +1,75 @@
+"""The JSON API root: ``/api/``, with OpenAPI at ``/api/openapi.json`` and docs at ``/api/docs``.
+
+Every error has the shape ``{"detail", "code", "retryable"}``.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from futureself.auth import api_auth
+from futureself.errors import ServiceError
+from futureself.providers.base import ProviderError
+
+api = NinjaAPI(
+    title="futureself API",
+    version="1",
+    description=(
+        "Interview, profile, future selves, conversations and debriefs. Authenticate with "
+        "`Authorization: Bearer <token>` (create one with `manage.py create_api_token`)."
+    ),
+    auth=api_auth,
+    urls_namespace="api",
+)
+
+
+def error_response(request: HttpRequest, status: int, detail, code: str, retryable: bool = False):
+    return api.create_response(request, {"detail": detail, "code": code, "retryable": retryable}, status=status)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    return error_response(request, 422, exc.errors, "validation_error")
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request, exc):
+    return error_response(request, 401, "Authentication required: send a valid API token.", "unauthorized")
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return error_response(request, 404, "Not found.", "not_found")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    return error_response(request, exc.status_code, str(exc), f"http_{exc.status_code}")
+
+
+@api.exception_handler(ServiceError)
+def on_service_error(request, exc: ServiceError):
+    return error_response(request, exc.status, exc.detail, exc.code, exc.retryable)
+
+
+@api.exception_handler(ProviderError)
+def on_provider_error(request, exc: ProviderError):
+    status = 503 if exc.retryable else 502
+    return error_response(request, status, exc.message, exc.code, exc.retryable)
+
+
+def _register_routers() -> None:
+    from conversations.api import router as conversations_router
+    from futureself.api_meta import router as meta_router
+    from interviews.api import router as interviews_router
+    from personas.api import router as personas_router
+
+    api.add_router("/", meta_router)
+    api.add_router("/", interviews_router)
+    api.add_router("/", personas_router)
+    api.add_router("/", conversations_router)
+
+
+_register_routers()

@@ -1,0 +1,71 @@
+"""Pure functions that turn configuration values into Django settings.
+
+Kept apart from ``settings.py`` so the switching rules (SQLite or PostgreSQL,
+in-memory or Redis channel layer, offline or vendor providers) are unit-tested
+directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+
+def database_config(database_url: str, *, sqlite_path: Path) -> dict[str, Any]:
+    if not database_url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(sqlite_path),
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    config = dj_database_url.parse(database_url, conn_max_age=60, conn_health_checks=True)
+    return config
+
+
+def channel_layers_config(redis_url: str) -> dict[str, Any]:
+    if not redis_url:
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": "futureself:channels"},
+        }
+    }
+
+
+def cache_config(redis_url: str) -> dict[str, Any]:
+    if not redis_url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "futureself"}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "futureself",
+        }
+    }
+
+
+def provider_choice(explicit: str, *, vendor: str, vendor_key: str, allowed: set[str]) -> str:
+    """The provider serving one interface: what was asked for, else the vendor
+    when its key is set, else offline."""
+    choice = explicit.strip().lower()
+    if choice:
+        if choice not in allowed:
+            raise ValueError(f"unknown provider {choice!r}; choose one of {sorted(allowed)}")
+        return choice
+    return vendor if vendor_key else "offline"
+
+
+def image_provider_choice(explicit: str, *, gemini_key: str, mistral_key: str) -> str:
+    choice = explicit.strip().lower()
+    if choice:
+        if choice not in {"gemini", "mistral", "offline"}:
+            raise ValueError(f"unknown image provider {choice!r}; choose gemini, mistral or offline")
+        return choice
+    if gemini_key:
+        return "gemini"
+    if mistral_key:
+        return "mistral"
+    return "offline"
