@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from conversations import consumers
+
+websocket_urlpatterns = [
+    path("conversation/stream", consumers.ConversationConsumer.as_asgi()),
+]

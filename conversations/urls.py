@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from conversations import views
 
 app_name = "conversations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("conversations/<uuid:pk>/", views.conversation_detail, name="detail"),
+]

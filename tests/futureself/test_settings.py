@@ -1,0 +1,150 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from futureself.config import (
+    cache_config,
+    channel_layers_config,
+    database_config,
+    image_provider_choice,
+    provider_choice,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_database_url_means_sqlite_in_var(tmp_path):
+    config = database_config("", sqlite_path=tmp_path / "db.sqlite3")
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == str(tmp_path / "db.sqlite3")
+
+
+def test_database_url_switches_to_postgresql(tmp_path):
+    config = database_config("postgres://app:pw@db.internal:5433/futureself", sqlite_path=tmp_path / "x")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["HOST"], config["PORT"], config["NAME"], config["USER"]) == (
+        "db.internal",
+        5433,
+        "futureself",
+        "app",
+    )
+
+
+def test_no_redis_url_means_in_memory_layer_and_local_cache():
+    assert channel_layers_config("")["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+    assert cache_config("")["default"]["BACKEND"].endswith("LocMemCache")
+
+
+def test_redis_url_switches_layer_and_cache_to_redis():
+    layer = channel_layers_config("redis://cache:6379/2")["default"]
+    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert layer["CONFIG"]["hosts"] == ["redis://cache:6379/2"]
+    cache = cache_config("redis://cache:6379/2")["default"]
+    assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert cache["LOCATION"] == "redis://cache:6379/2"
+
+
+def test_providers_default_to_vendor_when_key_set_else_offline():
+    assert provider_choice("", vendor="mistral", vendor_key="k", allowed={"mistral", "offline"}) == "mistral"
+    assert provider_choice("", vendor="mistral", vendor_key="", allowed={"mistral", "offline"}) == "offline"
+    assert provider_choice("offline", vendor="mistral", vendor_key="k", allowed={"mistral", "offline"}) == "offline"
+    with pytest.raises(ValueError, match="unknown provider"):
+        provider_choice("openai", vendor="mistral", vendor_key="k", allowed={"mistral", "offline"})
+
+
+def test_image_provider_prefers_gemini_then_mistral_then_offline():
+    assert image_provider_choice("", gemini_key="g", mistral_key="m") == "gemini"
+    assert image_provider_choice("", gemini_key="", mistral_key="m") == "mistral"
+    assert image_provider_choice("", gemini_key="", mistral_key="") == "offline"
+
+
+def _settings_in_subprocess(env: dict[str, str], expression: str):
+    """Import the real settings module in a clean interpreter with ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FUTURESELF_"))}
+    for key in ("MISTRAL_API_KEY", "ELEVENLABS_API_KEY", "GEMINI_API_KEY", "SECRET_KEY", "DJANGO_DEBUG"):
+        clean[key] = ""
+    clean.update({"DJANGO_SETTINGS_MODULE": "futureself.settings", **env})
+    code = (
+        f"import json, django; django.setup(); from django.conf import settings as s; print(json.dumps({expression}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, check=False, timeout=60
+    )
+    return out
+
+
+def test_settings_module_switches_everything_from_the_environment(tmp_path):
+    out = _settings_in_subprocess(
+        {
+            "SECRET_KEY": "x" * 50,
+            "DATABASE_URL": "postgres://u@127.0.0.1:5432/fs",
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "MISTRAL_API_KEY": "m-key",
+            "ELEVENLABS_API_KEY": "e-key",
+            "FUTURESELF_VAR_DIR": str(tmp_path),
+        },
+        "[s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], s.CACHES['default']['BACKEND'],"
+        " s.FUTURESELF_CHAT_PROVIDER, s.FUTURESELF_STT_PROVIDER, s.FUTURESELF_TTS_PROVIDER,"
+        " s.FUTURESELF_IMAGE_PROVIDER, s.DEBUG]",
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [
+        "django.db.backends.postgresql",
+        "channels_redis.core.RedisChannelLayer",
+        "django.core.cache.backends.redis.RedisCache",
+        "mistral",
+        "elevenlabs",
+        "elevenlabs",
+        "mistral",
+        False,
+    ]
+
+
+def test_settings_module_defaults_are_embedded(tmp_path):
+    out = _settings_in_subprocess(
+        {"DJANGO_DEBUG": "1", "FUTURESELF_VAR_DIR": str(tmp_path)},
+        "[s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], s.CHANNEL_LAYERS['default']['BACKEND'],"
+        " s.FUTURESELF_CHAT_PROVIDER, s.FUTURESELF_IMAGE_PROVIDER]",
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [
+        "django.db.backends.sqlite3",
+        str(tmp_path / "futureself.sqlite3"),
+        "channels.layers.InMemoryChannelLayer",
+        "offline",
+        "offline",
+    ]
+
+
+def test_secret_key_is_required_when_debug_is_off(tmp_path):
+    out = _settings_in_subprocess({"FUTURESELF_VAR_DIR": str(tmp_path)}, "1")
+    assert out.returncode != 0
+    assert "SECRET_KEY must be set" in out.stderr
+
+
+def test_production_settings_pass_check_deploy(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FUTURESELF_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "futureself.settings",
+            "SECRET_KEY": "k3y-" + "z9Q!x" * 12,
+            "DJANGO_DEBUG": "",
+            "ALLOWED_HOSTS": "futureself.example.com",
+            "FUTURESELF_VAR_DIR": str(tmp_path),
+        }
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no issues (0 silenced)" in out.stdout
