@@ -46,7 +46,9 @@ def _sentences(text: str) -> list[str]:
 
 def _lower_first(text: str) -> str:
     text = text.strip().rstrip(".")
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+    if len(text) > 1 and text[1].isupper():  # an acronym such as "NGO"
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def _best_match(query: str, candidates: list[str], fallback_index: int) -> str:
@@ -98,8 +100,8 @@ def reply(request: ChatRequest) -> str:
     ]
     opener = openers[turn % len(openers)]
     if latest.strip().endswith("?"):
-        opener = ["Honestly? ", "Here is my honest answer. ", "Let me answer as truthfully as I can. "][turn % 3]
-        opener += f"After {years} years of living the choice to {_lower_first(path)}, this is what I know."
+        lead = ["Honestly", "To answer you plainly", "As truthfully as I can say it"][turn % 3]
+        opener = f"{lead}: after {years} years of living the choice to {_lower_first(path)}, this is what I know."
     memory = _best_match(latest, memories, turn)
     gain = _best_match(latest, gains, turn)
     cost = _best_match(latest, costs, turn + 1)
@@ -110,7 +112,7 @@ def reply(request: ChatRequest) -> str:
         sentences.append(f"It gave me {_lower_first(gain)}, and it cost me {_lower_first(cost)}.")
     sentences.append(
         [
-            "But I am only one way things could go, and your road may bend differently.",
+            "But mine is only one way things could go, and your road may bend differently.",
             "I can't promise you it would go the same way for you.",
             "None of this is a prediction, just how it went for me.",
         ][turn % 3]
