@@ -90,15 +90,17 @@ async def test_an_interrupted_reply_keeps_its_partial_text(conversation):
     await engine.add_user_message(conversation.pk, "Talk to me")
     reply = await engine.start_reply(conversation.pk)
     seen: list[str] = []
+    three_deltas = asyncio.Event()
 
     async def consume():
         async for event in reply.events():
             if isinstance(event, ReplyDelta):
                 seen.append(event.text)
+                if len(seen) == 3:
+                    three_deltas.set()
 
     task = asyncio.create_task(consume())
-    while len(seen) < 3:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(three_deltas.wait(), 3)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     end = await reply.interrupt()
