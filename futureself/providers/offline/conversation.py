@@ -142,6 +142,8 @@ def _own_words(messages: list[str], vocabulary: set[str], limit: int = 3) -> lis
     found: list[str] = []
     for message in messages:
         for sentence in _sentences(message):
+            if sentence.endswith("?"):  # a question asks; it does not tell what the person feels
+                continue
             if _words(sentence) & vocabulary and sentence not in found:
                 found.append(sentence)
     return found[:limit]
@@ -151,7 +153,7 @@ def _salient(messages: list[str], limit: int = 3) -> list[str]:
     """The person's sentences that carry feeling or value, longest first when there are many."""
     feeling = _own_words(messages, _COST_WORDS | _GAIN_WORDS, limit=20)
     if not feeling:
-        feeling = [s for m in messages for s in _sentences(m)]
+        feeling = list(dict.fromkeys(s for m in messages for s in _sentences(m)))
     return sorted(feeling, key=len, reverse=True)[:limit]
 
 
@@ -197,9 +199,9 @@ def debrief(request: ChatRequest) -> dict[str, Any]:
                 }
             )
         for item in comparison:
-            gains = "; ".join(f'"{g}"' for g in item["gains"]) or "nothing you named yet"
-            costs = "; ".join(f'"{c}"' for c in item["costs"]) or "nothing you named yet"
-            insights.append(f"On '{item['path']}', the gains in your words: {gains}. The costs: {costs}.")
+            gains = " ".join(f"“{g}”" for g in item["gains"]) or "none named yet"
+            costs = " ".join(f"“{c}”" for c in item["costs"]) or "none named yet"
+            insights.append(f"On '{item['path']}', gains in your words: {gains}; costs: {costs}.")
         summary += f" You have now explored {len(paths)} paths: " + ", ".join(f"'{p['path']}'" for p in paths) + "."
         # The path whose costs the person voiced least is the one worth testing first.
         to_test = min(comparison, key=lambda item: len(item["costs"]) - len(item["gains"]))["path"]
