@@ -340,15 +340,15 @@ class Reply:
             self.timings.setdefault("llm_first_token_ms", None)
             self.timings.update(extra_timings or {})
             self.timings["total_ms"] = _ms(self.started_at, time.perf_counter())
-            saved_text = self.text if text is None else text
-            await database_sync_to_async(services.message_add_reply)(
+            # The stored row is the truth: a save cancelled mid-way may still have completed.
+            message = await database_sync_to_async(services.message_add_reply)(
                 conversation_id=self.conversation_id,
                 message_id=self.message_id,
-                text=saved_text,
+                text=self.text if text is None else text,
                 interrupted=interrupted,
                 timings=dict(self.timings),
             )
-            self.end = ReplyEnd(self.message_id, saved_text, interrupted, dict(self.timings))
+            self.end = ReplyEnd(message.pk, message.text, message.interrupted, dict(message.timings))
             return self.end
 
     async def interrupt(self, *, text: str | None = None) -> ReplyEnd:
