@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_START_TIMEOUT = 4408
 OUTPUT_AUDIO_FORMATS = ("mp3_44100_128", "pcm_16000", "none")
 
 
@@ -97,6 +98,9 @@ def _ready_payload(conversation: Conversation) -> dict[str, Any]:
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
+    # A socket that never sends a valid ``start`` is closed, so idle unauthenticated sockets do not pile up.
+    start_timeout_seconds = 30.0
+
     async def connect(self) -> None:
         self.conversation: Conversation | None = None
         self.engine: ConversationEngine | None = None
@@ -107,8 +111,16 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.output_audio = "none"
         # Accept first: a close code (4401, 4404) can only reach the client on an open socket.
         await self.accept()
+        self.start_deadline = asyncio.get_running_loop().call_later(
+            self.start_timeout_seconds, lambda: asyncio.ensure_future(self._close_unstarted())
+        )
+
+    async def _close_unstarted(self) -> None:
+        if self.conversation is None:
+            await self.close(code=CLOSE_START_TIMEOUT)
 
     async def disconnect(self, code: int) -> None:
+        self.start_deadline.cancel()
         await self._stop_reply()
         if self.memory_task is not None and not self.memory_task.done():
             self.memory_task.cancel()
@@ -175,6 +187,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         except (ValueError, Http404):
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        self.start_deadline.cancel()
         self.output_audio = output_audio
         self.engine = ConversationEngine(chat=registry.chat())
         await self.send_json(ready)

@@ -17,6 +17,8 @@ Memory: the prompt holds the persona, the rolling summary of older turns and
 the recent turns verbatim. ``fold_memory()`` (run after a reply has been sent,
 off the hot path) folds turns that left the verbatim window into the summary,
 so the prompt size plateaus however long the conversation runs.
+``Conversation.summarized_through`` counts positions: the messages with a
+position below it are in ``rolling_summary``; the rest are read verbatim.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 // The server sends JSON events (not HTML), so this small module renders them itself
 // instead of htmx's ws extension, which swaps HTML fragments.
 
+// Error codes meaning a text was refused and not stored.
+const REFUSED_TEXT = new Set(["busy", "empty_text", "text_too_long", "conversation_ended", "not_started"]);
+
 const root = document.querySelector("[data-conversation]");
 if (root) start(root);
 
@@ -20,6 +23,7 @@ function start(root) {
 
   let socket = null;
   let streaming = null; // {id, element, text} of the reply being streamed
+  let unsent = null; // {element, text} of the person's message until the server takes it
   let ready = false;
   let retries = 0;
 
@@ -81,6 +85,7 @@ function start(root) {
       if (event.awaiting_reply) showError("Your last message was not answered.", true);
     },
     "reply.start"(event) {
+      unsent = null;
       const element = addBubble("future_self", "", event.message_id);
       element.classList.add("bubble--streaming");
       element.setAttribute("aria-busy", "true");
@@ -105,6 +110,12 @@ function start(root) {
       setStatus(event.interrupted ? "Interrupted." : "");
     },
     error(event) {
+      // Refused before it was saved: take the bubble back and give the text back to edit.
+      if (unsent && REFUSED_TEXT.has(event.code)) {
+        unsent.element.remove();
+        textarea.value = unsent.text;
+        unsent = null;
+      }
       if (event.message_id && streaming?.id === event.message_id) {
         streaming.element.remove();
         streaming = null;
@@ -157,7 +168,7 @@ function start(root) {
     clearError();
     // Typing while they speak interrupts them, as it would in person.
     if (streaming) send({ type: "interrupt" });
-    addBubble("user", text);
+    unsent = { element: addBubble("user", text), text };
     send({ type: "text", text });
     textarea.value = "";
     textarea.focus();

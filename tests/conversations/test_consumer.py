@@ -404,3 +404,22 @@ def WebsocketCommunicatorWithSession(conversation, session: dict):  # noqa: N802
     communicator = WebsocketCommunicator(ConversationConsumer.as_asgi(), "/conversation/stream")
     communicator.scope["session"] = session
     return communicator
+
+
+async def test_a_socket_that_never_starts_is_closed_with_4408(connect_as, monkeypatch):
+    from conversations.consumers import ConversationConsumer
+
+    monkeypatch.setattr(ConversationConsumer, "start_timeout_seconds", 0.1)
+    communicator = await connect_as(None)
+    assert await communicator.receive_output(3) == {"type": "websocket.close", "code": 4408}
+    await communicator.disconnect()
+
+
+async def test_a_started_socket_is_not_closed_by_the_start_deadline(alice, conversation, connect_as, monkeypatch):
+    from conversations.consumers import ConversationConsumer
+
+    monkeypatch.setattr(ConversationConsumer, "start_timeout_seconds", 0.1)
+    communicator = await connect_as(alice)
+    assert (await start(communicator, conversation))["type"] == "ready"
+    assert await communicator.receive_nothing(0.3)
+    await communicator.disconnect()
