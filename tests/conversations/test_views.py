@@ -101,3 +101,22 @@ def test_an_ended_conversation_shows_its_history_without_the_text_box(alice_clie
 
 def test_end_requires_post(alice_client, conversation):
     assert alice_client.get(reverse("conversations:end", kwargs={"pk": conversation.pk})).status_code == 405
+
+
+def test_a_web_guest_sees_their_own_conversation_through_the_session():
+    from futureself.ownership import GUEST_SESSION_KEY
+    from tests.builders import make_future_self, make_interview, make_profile
+
+    interview = make_interview(guest_key="guest-key-2", answers=["I'm Maya."], status="completed")
+    conversation = make_conversation(future_self=make_future_self(profile=make_profile(interview=interview)))
+    guest = Client()
+    session = guest.session
+    session[GUEST_SESSION_KEY] = "guest-key-2"
+    session.save()
+    assert guest.get(detail_url(conversation)).status_code == 200
+
+    stranger = Client()
+    session = stranger.session
+    session[GUEST_SESSION_KEY] = "someone-else"
+    session.save()
+    assert stranger.get(detail_url(conversation)).status_code == 404
