@@ -88,8 +88,13 @@ class FutureSelfGenerator:
         dilemma: str,
         card: CardData,
         corrections: Sequence[str],
+        other_paths: Sequence[str] = (),
     ) -> GeneratedCard:
-        """The same path written again, taking the person's corrections (given as data) into account."""
+        """The same path written again, taking the person's corrections (given as data) into account.
+
+        ``other_paths`` are the paths of the selves generated alongside, so the
+        rewritten card still weighs what this path gave up.
+        """
         cards = await self._run(
             profile=profile,
             dilemma=dilemma,
@@ -99,6 +104,7 @@ class FutureSelfGenerator:
             unexpected_path=card.path if card.unexpected else None,
             corrections=list(corrections),
             previous_card=card,
+            other_paths=list(other_paths),
         )
         return cards[0]
 
@@ -113,6 +119,7 @@ class FutureSelfGenerator:
         unexpected_path: str | None = None,
         corrections: list[str] | None = None,
         previous_card: CardData | None = None,
+        other_paths: list[str] | None = None,
     ) -> list[GeneratedCard]:
         voices = await self.voices()
         age = profile.get("age")
@@ -129,6 +136,7 @@ class FutureSelfGenerator:
                 {"voice_id": v.voice_id, "name": v.name, "labels": dict(v.labels)}
                 for v in voices[:MAX_VOICES_IN_PROMPT]
             ],
+            "other_paths": other_paths or [],
             "corrections": corrections or [],
             "previous_card": previous_card.model_dump() if previous_card else None,
         }
@@ -180,6 +188,7 @@ class FutureSelfGenerator:
             if context["unexpected_path"]
             else "",
             previous_card=as_data("previous_card", context["previous_card"]) if context["previous_card"] else "",
+            other_paths=as_data("other_paths", context["other_paths"]) if context["other_paths"] else "",
             corrections=as_data("correction", context["corrections"]) if context["corrections"] else "",
         )
         return [ChatMessage("system", system), ChatMessage("user", user)]

@@ -168,6 +168,12 @@ def future_self_correct(*, future_self: FutureSelf, correction: str) -> FutureSe
             dilemma=future_self.dilemma,
             card=CardData.model_validate(future_self.card),
             corrections=[c["text"] for c in corrections],
+            other_paths=list(
+                FutureSelf.objects.filter(generation_id=future_self.generation_id)
+                .exclude(pk=future_self.pk)
+                .order_by("position")
+                .values_list("path", flat=True)
+            ),
         )
 
     old_avatar = future_self.avatar.name

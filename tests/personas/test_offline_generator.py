@@ -131,3 +131,22 @@ async def test_avatar_prompts_describe_age_path_and_mood(offline_generator, prof
         assert card.path.lower() in card.avatar_prompt.lower()
         assert "mood:" in card.avatar_prompt
     assert cards[0].avatar_prompt != cards[1].avatar_prompt
+
+
+async def test_a_rewritten_card_keeps_its_path_voice_and_the_cost_of_the_other_paths(offline_generator, profile_data):
+    original = (await _generate(offline_generator, profile_data))[1].card
+
+    item = await offline_generator.regenerate(
+        profile=profile_data,
+        dilemma="Take the job in Montreal or stay in Lyon",
+        card=original,
+        corrections=["I would never stop nursing."],
+        other_paths=["Move to Montreal"],
+    )
+
+    assert item.card.path == "Stay in Lyon"
+    assert item.card.voice_id == original.voice_id
+    assert any("move to montreal" in cost.lower() for cost in item.card.costs)
+    assert "I would never stop nursing." in item.card.backstory
+    assert len(item.card.gains) == len(original.gains)
+    assert len(item.card.costs) == len(original.costs)

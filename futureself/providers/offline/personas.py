@@ -2,10 +2,10 @@
 
 Reads ``ChatRequest.context`` as set by ``personas.engines.FutureSelfGenerator``:
 ``profile``, ``dilemma``, ``options``, ``years_ahead``, ``age``,
-``include_unexpected``, ``unexpected_path``, ``voices``, ``corrections`` and
-``previous_card``. Every path gets the same structure (two gains, two costs,
-four memories), grounded memories name the profile item they build on, and
-nothing touching a boundary is ever used.
+``include_unexpected``, ``unexpected_path``, ``voices``, ``other_paths``,
+``corrections`` and ``previous_card`` (a rewritten card keeps its voice).
+Every path gets the same structure (two gains, two costs, four memories),
+grounded memories name the profile item they build on, and nothing touching a boundary is ever used.
 """
 
 from __future__ import annotations
@@ -136,9 +136,7 @@ def _unexpected_path(profile: Mapping[str, Any], options: Sequence[str], terms: 
         if not touches(item.get("text"), terms)
     ]
     anchor = _short(anchors[0], 50) if anchors else "what matters most to me"
-    if len(options) >= 2:
-        return f"A third way: neither '{_short(options[0], 40)}' nor '{_short(options[1], 40)}', built around {anchor}"
-    return f"A third way, built around {anchor}"
+    return f"Find a third way, built around {anchor}"
 
 
 def _card(
@@ -180,7 +178,11 @@ def _card(
 
     style = profile.get("communication_style") or "plain and warm"
     gender = presented_gender(profile.get("pronouns"))
-    voice = pick_voice(_voices(context), gender=gender, age=age, offset=index)
+    voices = _voices(context)
+    previous_voice = (context.get("previous_card") or {}).get("voice_id")
+    voice = next((v for v in voices if v.voice_id == previous_voice), None) or pick_voice(
+        voices, gender=gender, age=age, offset=index
+    )
 
     return {
         "path": path,
@@ -210,10 +212,11 @@ def generate(request: ChatRequest) -> dict[str, Any]:
     terms = boundary_terms(profile.get("boundaries") or [])
     items = _usable_items(profile, terms)
 
+    other_paths = [str(path) for path in context.get("other_paths") or []]
     selves = [
         _card(
             path=option,
-            others=[other for other in options if other != option],
+            others=[other for other in options if other != option] + other_paths,
             index=index,
             unexpected=False,
             context=context,
@@ -227,7 +230,7 @@ def generate(request: ChatRequest) -> dict[str, Any]:
         selves.append(
             _card(
                 path=path,
-                others=options,
+                others=options + other_paths,
                 index=len(options),
                 unexpected=True,
                 context=context,
