@@ -147,6 +147,7 @@ async def test_a_rewritten_card_keeps_its_path_voice_and_the_cost_of_the_other_p
     assert item.card.path == "Stay in Lyon"
     assert item.card.voice_id == original.voice_id
     assert any("move to montreal" in cost.lower() for cost in item.card.costs)
-    assert "I would never stop nursing." in item.card.backstory
+    assert "“I would never stop nursing”." in item.card.backstory
+    assert item.card.tagline != original.tagline
     assert len(item.card.gains) == len(original.gains)
     assert len(item.card.costs) == len(original.costs)

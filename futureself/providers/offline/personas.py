@@ -174,7 +174,8 @@ def _card(
         "stranger than I imagined."
     )
     if corrections:
-        backstory += f" I have been redrawn with what you told me in mind: “{_short(corrections[-1], 160)}”."
+        said = _short(corrections[-1], 160).rstrip(" .!?")
+        backstory += f" I have been redrawn with what you told me in mind: “{said}”."
 
     style = profile.get("communication_style") or "plain and warm"
     gender = presented_gender(profile.get("pronouns"))
@@ -213,11 +214,14 @@ def generate(request: ChatRequest) -> dict[str, Any]:
     items = _usable_items(profile, terms)
 
     other_paths = [str(path) for path in context.get("other_paths") or []]
+    # A rewritten card starts one step further, so it does not read like the one rejected.
+    previous = context.get("previous_card") or {}
+    start = _TAGLINES.index(previous["tagline"]) + 1 if previous.get("tagline") in _TAGLINES else 0
     selves = [
         _card(
             path=option,
             others=[other for other in options if other != option] + other_paths,
-            index=index,
+            index=start + index,
             unexpected=False,
             context=context,
             items=items,
@@ -231,7 +235,7 @@ def generate(request: ChatRequest) -> dict[str, Any]:
             _card(
                 path=path,
                 others=options + other_paths,
-                index=len(options),
+                index=start + len(options),
                 unexpected=True,
                 context=context,
                 items=items,
