@@ -24,9 +24,17 @@ def future_self_get_for_owner(*, owner: Owner, pk) -> FutureSelf:
     return get_object_or_404(_owned(owner), pk=pk)
 
 
-def future_selves_for_profile(*, profile: Profile) -> QuerySet[FutureSelf]:
-    """Every self generated for ``profile`` (already owner-checked), newest generation first."""
-    return FutureSelf.objects.select_related("profile__interview").filter(profile=profile).order_by("-created_at")
+def future_selves_for_profile(*, profile: Profile) -> list[FutureSelf]:
+    """Every self generated for ``profile`` (already owner-checked): newest generation first, each in its order."""
+    selves = list(FutureSelf.objects.select_related("profile__interview").filter(profile=profile))
+    started: dict[uuid.UUID, object] = {}
+    for future_self in selves:
+        current = started.get(future_self.generation_id)
+        if current is None or future_self.created_at < current:
+            started[future_self.generation_id] = future_self.created_at
+    by_generation = sorted(started, key=lambda generation: started[generation], reverse=True)
+    rank = {generation: index for index, generation in enumerate(by_generation)}
+    return sorted(selves, key=lambda s: (rank[s.generation_id], s.position))
 
 
 def generation_get_for_owner(*, owner: Owner, generation_id: uuid.UUID) -> list[FutureSelf]:

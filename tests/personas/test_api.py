@@ -211,6 +211,18 @@ def test_it_lists_the_future_selves_of_a_profile(alice_api, bob_api, alice):
     assert bob_api.get(url).status_code == 404
 
 
+def test_the_profile_list_shows_the_newest_generation_first_each_in_its_order(alice_api, alice, offline_chat, fake_tts):
+    profile = make_profile(owner=alice)
+    alice_api.post(GENERATE, {"profile_id": str(profile.pk), "years_ahead": 5})
+    alice_api.post(GENERATE, {"profile_id": str(profile.pk), "years_ahead": 20, "include_unexpected": True})
+
+    selves = alice_api.get(f"/api/profile/{profile.pk}/future-selves").json()
+
+    assert [(s["years_ahead"], s["path"]) for s in selves][:2] == [(20, "Move to Montreal"), (20, "Stay in Lyon")]
+    assert selves[2]["unexpected"] is True
+    assert [(s["years_ahead"], s["path"]) for s in selves][3:] == [(5, "Move to Montreal"), (5, "Stay in Lyon")]
+
+
 # --- avatars ---------------------------------------------------------------------------
 
 
