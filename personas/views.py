@@ -43,10 +43,10 @@ def generate(request: HttpRequest, profile_id) -> HttpResponse:
         years = _years(request.POST.get("years_ahead"))
         unexpected = request.POST.get("include_unexpected") == "on"
         context.update(
-            form_dilemma=dilemma,
-            form_options=[o for o in options if o.strip()],
-            form_years=request.POST.get("years_ahead"),
-            form_unexpected=unexpected,
+            generate_dilemma=dilemma,
+            generate_options=[o for o in options if o.strip()],
+            generate_years=request.POST.get("years_ahead"),
+            generate_unexpected=unexpected,
         )
         try:
             if years is None:
@@ -55,15 +55,15 @@ def generate(request: HttpRequest, profile_id) -> HttpResponse:
                 profile=profile, dilemma=dilemma, options=options, years_ahead=years, include_unexpected=unexpected
             )
         except ServiceError as exc:
-            context["error"] = exc.detail
+            context["generate_error"] = exc.detail
         except ProviderError as exc:
-            context.update(error=_provider_message(exc), retryable=exc.retryable)
+            context.update(generate_error=_provider_message(exc), generate_retryable=exc.retryable)
         else:
             return _redirect(request, reverse("personas:futures", kwargs={"generation_id": selves[0].generation_id}))
         if request.htmx:
             # htmx swaps 2xx answers only: the inline error travels with a 200.
             return render(request, PANEL, context)
-        status = 503 if "retryable" in context else 422
+        status = 503 if "generate_retryable" in context else 422
         return render(request, "personas/generate.html", context, status=status)
     return render(request, "personas/generate.html", context)
 
