@@ -50,11 +50,28 @@ class ConversationAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("conversation", "position", "role", "input_mode", "interrupted", "created_at")
+    list_display = (
+        "conversation",
+        "position",
+        "role",
+        "input_mode",
+        "interrupted",
+        "llm_first_token_ms",
+        "total_ms",
+        "created_at",
+    )
     list_filter = ("role", "input_mode", "interrupted", "created_at")
     search_fields = ("=conversation__id",)
     raw_id_fields = ("conversation",)
     readonly_fields = ("timings",)
+
+    @admin.display(description="first token (ms)")
+    def llm_first_token_ms(self, obj: Message):
+        return obj.timings.get("llm_first_token_ms")
+
+    @admin.display(description="total (ms)")
+    def total_ms(self, obj: Message):
+        return obj.timings.get("total_ms")
 
 
 @admin.register(Debrief)

@@ -6,4 +6,6 @@ app_name = "conversations"
 
 urlpatterns = [
     path("conversations/<uuid:pk>/", views.conversation_detail, name="detail"),
+    path("conversations/<uuid:pk>/end/", views.conversation_end_and_debrief, name="end"),
+    path("conversations/<uuid:pk>/debrief/", views.conversation_debrief, name="debrief"),
 ]

@@ -1,0 +1,443 @@
+"""The conversation with a future self, and its debrief.
+
+``ConversationEngine`` turns the person's message into a streamed reply:
+
+    user = await engine.add_user_message(conversation_id, text)   # saved before any provider call
+    reply = await engine.start_reply(conversation_id, started_at=t0)
+    async for event in reply.events():                            # ReplyStart, ReplyDelta..., ReplyEnd
+        ...
+
+The caller runs ``events()`` inside one asyncio task. Cancelling that task
+stops the provider stream at once; ``await reply.interrupt()`` then saves what
+was generated so far as an interrupted reply and returns its ``ReplyEnd``. A
+voice pipeline uses ``reply.stream()`` (start and deltas only) and calls
+``reply.finish(extra_timings=...)`` itself once the audio is out.
+
+Memory: the prompt holds the persona, the rolling summary of older turns and
+the recent turns verbatim. ``fold_memory()`` (run after a reply has been sent,
+off the hot path) folds turns that left the verbatim window into the summary,
+so the prompt size plateaus however long the conversation runs.
+``Conversation.summarized_through`` counts positions: the messages with a
+position below it are in ``rolling_summary``; the rest are read verbatim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from conversations import services
+from conversations.models import Conversation, Message
+from conversations.schemas import DebriefData
+from futureself.prompts import as_data, render_prompt
+from futureself.providers.base import ChatMessage, ChatProvider, ChatRequest, ProviderUnavailable
+
+# --- events -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyStart:
+    message_id: uuid.UUID
+    type: str = "reply.start"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDelta:
+    text: str
+    type: str = "reply.delta"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEnd:
+    message_id: uuid.UUID
+    text: str
+    interrupted: bool
+    timings: dict[str, Any]
+    type: str = "reply.end"
+
+
+ReplyEvent = ReplyStart | ReplyDelta | ReplyEnd
+
+
+def _ms(start: float, end: float) -> int:
+    return round((end - start) * 1000)
+
+
+# --- what the engine reads --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    position: int
+    role: str
+    text: str
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    conversation_id: uuid.UUID
+    status: str
+    card: dict[str, Any]
+    years_ahead: int
+    profile: dict[str, Any]
+    rolling_summary: str
+    summarized_through: int
+    turns: tuple[Turn, ...] = field(default_factory=tuple)
+
+    @property
+    def replies_so_far(self) -> int:
+        return sum(1 for t in self.turns if t.role == Message.Role.FUTURE_SELF) + self.summarized_through // 2
+
+
+def _profile_for_prompt(data: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "name", "age", "pronouns", "location", "occupation", "life_situation", "values", "goals", "fears",
+        "strengths", "challenges", "relationships", "turning_points", "communication_style", "dilemma", "boundaries",
+    )  # fmt: skip
+    return {key: data[key] for key in keep if data.get(key)}
+
+
+def load_state(conversation_id) -> ConversationState:
+    """The conversation as the engine needs it: persona, summary and the turns not yet summarised (sync)."""
+    conversation = Conversation.objects.select_related("future_self__profile").get(pk=conversation_id)
+    future_self = conversation.future_self
+    turns = tuple(
+        Turn(m.position, m.role, m.text, m.interrupted)
+        for m in conversation.messages.filter(position__gte=conversation.summarized_through).order_by("position")
+    )
+    return ConversationState(
+        conversation_id=conversation.pk,
+        status=conversation.status,
+        card=dict(future_self.card),
+        years_ahead=future_self.years_ahead,
+        profile=_profile_for_prompt(future_self.profile.data),
+        rolling_summary=conversation.rolling_summary,
+        summarized_through=conversation.summarized_through,
+        turns=turns,
+    )
+
+
+def pending_user_message(conversation_id) -> Message | None:
+    """The last message when it is the person's and still has no reply (sync)."""
+    last = Message.objects.filter(conversation_id=conversation_id).order_by("-position").first()
+    return last if last is not None and last.role == Message.Role.USER else None
+
+
+# --- the engine -------------------------------------------------------------------
+
+
+class ConversationEngine:
+    """Streams a future self's replies, remembering long conversations within a fixed budget."""
+
+    MIN_SENTENCES = 2
+    MAX_SENTENCES = 4
+
+    def __init__(
+        self,
+        *,
+        chat: ChatProvider,
+        window_messages: int = 12,
+        window_chars: int = 12_000,
+        fold_batch: int = 6,
+        summary_max_chars: int = 2_000,
+        first_token_timeout: float | None = None,
+        total_timeout: float | None = None,
+    ) -> None:
+        self.chat = chat
+        self.window_messages = window_messages
+        self.window_chars = window_chars
+        self.fold_batch = fold_batch
+        self.summary_max_chars = summary_max_chars
+        timeouts = settings.PROVIDER_TIMEOUTS
+        self.first_token_timeout = first_token_timeout or timeouts["first_token"]
+        self.total_timeout = total_timeout or timeouts["stream_total"]
+
+    # -- turns --
+
+    async def add_user_message(
+        self, conversation_id, text: str, *, input_mode: str = Message.InputMode.TEXT, audio_duration_ms=None
+    ) -> Message:
+        return await database_sync_to_async(services.message_add_user)(
+            conversation_id=conversation_id, text=text, input_mode=input_mode, audio_duration_ms=audio_duration_ms
+        )
+
+    async def pending_user_message(self, conversation_id) -> Message | None:
+        return await database_sync_to_async(pending_user_message)(conversation_id)
+
+    async def start_reply(self, conversation_id, *, started_at: float | None = None) -> Reply:
+        """Prepare the reply to the conversation as it stands (the person's message already saved)."""
+        state = await database_sync_to_async(load_state)(conversation_id)
+        request = self.build_request(state)
+        return Reply(self, conversation_id, request, started_at=started_at or time.perf_counter())
+
+    # -- prompt --
+
+    def verbatim_window(self, turns: Sequence[Turn]) -> list[Turn]:
+        """The most recent turns kept word for word: a count and a character budget, newest always kept."""
+        window = list(turns[-self.window_messages :])
+        while len(window) > 1 and sum(len(t.text) for t in window) > self.window_chars:
+            window.pop(0)
+        return window
+
+    def build_request(self, state: ConversationState) -> ChatRequest:
+        # Turns that left the window but are not folded yet stay visible (up to one fold batch),
+        # so nothing is forgotten while the summary catches up off the hot path.
+        visible = list(state.turns[-(self.window_messages + self.fold_batch) :])
+        while len(visible) > 1 and sum(len(t.text) for t in visible) > self.window_chars * 1.5:
+            visible.pop(0)
+        system = render_prompt(
+            "conversation.md",
+            years_ahead=state.years_ahead,
+            min_sentences=self.MIN_SENTENCES,
+            max_sentences=self.MAX_SENTENCES,
+        )
+        context_block = render_prompt(
+            "conversation_context.md",
+            card=as_data("card", _card_for_prompt(state.card)),
+            profile=as_data("profile", state.profile),
+            summary=as_data("earlier_conversation", state.rolling_summary) if state.rolling_summary else "",
+        )
+        messages: list[ChatMessage] = [ChatMessage("system", system), ChatMessage("user", context_block)]
+        for turn in visible:
+            if not turn.text:
+                continue
+            if turn.role == Message.Role.USER:
+                messages.append(ChatMessage("user", as_data("person", turn.text)))
+            else:
+                messages.append(ChatMessage("assistant", turn.text + ("…" if turn.interrupted else "")))
+        latest = next((t.text for t in reversed(visible) if t.role == Message.Role.USER), "")
+        context = {
+            "card": state.card,
+            "profile": {
+                "name": state.profile.get("name"),
+                "dilemma": state.profile.get("dilemma", {}),
+                "boundaries": [b.get("text", "") for b in state.profile.get("boundaries", [])],
+            },
+            "latest": latest,
+            "turn_index": state.replies_so_far,
+            "summary": state.rolling_summary,
+            "recent": [{"role": t.role, "text": t.text} for t in visible],
+        }
+        return ChatRequest(task="conversation", messages=_merge_same_role(messages), context=context)
+
+    # -- memory --
+
+    async def fold_memory(self, conversation_id) -> bool:
+        """Fold the turns older than the verbatim window into the rolling summary.
+
+        Runs only once a whole batch has left the window, so most replies cost
+        no summary call; returns whether it folded. Raises ProviderError.
+        """
+        state = await database_sync_to_async(load_state)(conversation_id)
+        window = self.verbatim_window(state.turns)
+        older = [t for t in state.turns if t.position < window[0].position] if window else []
+        if len(older) < self.fold_batch:
+            return False
+        turns = [{"role": "person" if t.role == Message.Role.USER else "future_self", "text": t.text} for t in older]
+        max_words = self.summary_max_chars // 7
+        request = ChatRequest(
+            task="summary",
+            messages=[
+                ChatMessage("system", render_prompt("summary.md", max_words=max_words)),
+                ChatMessage(
+                    "user",
+                    render_prompt(
+                        "summary_input.md",
+                        previous_summary=as_data("summary_so_far", state.rolling_summary)
+                        if state.rolling_summary
+                        else "",
+                        turns=as_data("turns_to_add", turns),
+                    ),
+                ),
+            ],
+            context={
+                "previous_summary": state.rolling_summary,
+                "turns": [{"role": t.role, "text": t.text} for t in older],
+                "max_chars": self.summary_max_chars,
+            },
+        )
+        result = await self.chat.complete(request)
+        summary = result.text.strip()[: self.summary_max_chars]
+        return await database_sync_to_async(services.conversation_fold_memory)(
+            conversation_id=conversation_id,
+            expected_through=state.summarized_through,
+            new_through=older[-1].position + 1,
+            summary=summary,
+        )
+
+
+def _card_for_prompt(card: dict[str, Any]) -> dict[str, Any]:
+    skip = {"voice_id", "avatar_prompt", "unexpected"}
+    return {key: value for key, value in card.items() if key not in skip}
+
+
+def _merge_same_role(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """Join consecutive messages of the same role: some chat APIs insist on alternating roles."""
+    merged: list[ChatMessage] = []
+    for message in messages:
+        if merged and merged[-1].role == message.role and message.role != "system":
+            merged[-1] = ChatMessage(message.role, merged[-1].content + "\n\n" + message.content)
+        else:
+            merged.append(message)
+    return merged
+
+
+class Reply:
+    """One reply being generated. Not reusable: one ``events()`` or ``stream()`` per instance."""
+
+    def __init__(self, engine: ConversationEngine, conversation_id, request: ChatRequest, *, started_at: float):
+        self.engine = engine
+        self.conversation_id = conversation_id
+        self.request = request
+        self.message_id = uuid.uuid4()
+        self.started_at = started_at
+        self.parts: list[str] = []
+        self.timings: dict[str, Any] = {}
+        self.end: ReplyEnd | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    async def stream(self) -> AsyncIterator[ReplyStart | ReplyDelta]:
+        """ReplyStart, then the deltas as the provider produces them. Raises ProviderError."""
+        yield ReplyStart(self.message_id)
+        llm_started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.engine.first_token_timeout) as deadline:
+                async for delta in self.engine.chat.stream(self.request):
+                    if not delta.text:
+                        continue
+                    if not self.parts:
+                        self.timings["llm_first_token_ms"] = _ms(llm_started, time.perf_counter())
+                        deadline.reschedule(llm_started + self.engine.total_timeout)
+                    self.parts.append(delta.text)
+                    yield ReplyDelta(delta.text)
+        except TimeoutError:
+            raise ProviderUnavailable("The conversation model took too long to answer.", provider="engine")
+        self.timings["llm_total_ms"] = _ms(llm_started, time.perf_counter())
+
+    async def events(self) -> AsyncIterator[ReplyEvent]:
+        """The whole reply: start, deltas, then ``ReplyEnd`` once it is saved."""
+        async for event in self.stream():
+            yield event
+        yield await self.finish()
+
+    async def finish(
+        self, *, interrupted: bool = False, text: str | None = None, extra_timings: dict[str, Any] | None = None
+    ) -> ReplyEnd:
+        """Save the reply (once) and return its end event. ``text`` overrides what is saved (e.g. what was spoken)."""
+        async with self._lock:
+            if self.end is not None:
+                return self.end
+            self.timings.setdefault("llm_first_token_ms", None)
+            self.timings.update(extra_timings or {})
+            self.timings["total_ms"] = _ms(self.started_at, time.perf_counter())
+            # The stored row is the truth: a save cancelled mid-way may still have completed.
+            message = await database_sync_to_async(services.message_add_reply)(
+                conversation_id=self.conversation_id,
+                message_id=self.message_id,
+                text=self.text if text is None else text,
+                interrupted=interrupted,
+                timings=dict(self.timings),
+            )
+            self.end = ReplyEnd(message.pk, message.text, message.interrupted, dict(message.timings))
+            return self.end
+
+    async def interrupt(self, *, text: str | None = None) -> ReplyEnd:
+        """Save what was produced so far as interrupted (after the task streaming it was cancelled).
+
+        If the reply had already ended, its normal end is returned.
+        """
+        return await self.finish(interrupted=True, text=text)
+
+
+# --- the debrief ----------------------------------------------------------------
+
+
+def _person_messages(conversation: Conversation) -> list[str]:
+    return list(conversation.messages.filter(role=Message.Role.USER).exclude(text="").values_list("text", flat=True))
+
+
+def debrief_context(conversation: Conversation) -> dict[str, Any]:
+    """What the debrief is written from: this conversation and the person's words with the other
+    selves of the same dilemma (same generation, or same profile and dilemma) (sync)."""
+    from django.db.models import Q
+
+    from personas.models import FutureSelf
+
+    future_self = conversation.future_self
+    siblings = (
+        FutureSelf.objects.filter(
+            Q(generation_id=future_self.generation_id) | Q(profile=future_self.profile, dilemma=future_self.dilemma)
+        )
+        .exclude(pk=future_self.pk)
+        .exclude(path=future_self.path)
+        .order_by("created_at")
+    )
+    other_paths = []
+    for sibling in siblings:
+        words: list[str] = []
+        for other in sibling.conversations.order_by("created_at"):
+            words.extend(_person_messages(other))
+        if words:
+            other_paths.append(
+                {
+                    "path": sibling.path,
+                    "person_messages": words,
+                    "gains": sibling.card.get("gains", []),
+                    "costs": sibling.card.get("costs", []),
+                }
+            )
+    profile = future_self.profile.data
+    return {
+        "conversation_id": str(conversation.pk),
+        "path": future_self.path,
+        "dilemma": future_self.dilemma or profile.get("dilemma", {}).get("summary", ""),
+        "card": _card_for_prompt(future_self.card),
+        "person_messages": _person_messages(conversation),
+        "other_paths": other_paths,
+        "boundaries": [b.get("text", "") for b in profile.get("boundaries", [])],
+    }
+
+
+class DebriefWriter:
+    """Writes a debrief from a ``debrief_context``."""
+
+    def __init__(self, *, chat: ChatProvider) -> None:
+        self.chat = chat
+
+    def build_request(self, context: dict[str, Any]) -> ChatRequest:
+        others = context["other_paths"]
+        system = render_prompt("debrief.md", several_paths=bool(others), path_count=len(others) + 1)
+        user = render_prompt(
+            "debrief_input.md",
+            dilemma=as_data("decision", context["dilemma"]),
+            card=as_data("future_self_card", context["card"]),
+            conversation=as_data("what_the_person_said", context["person_messages"]),
+            other_paths=as_data(
+                "other_paths_explored",
+                [{"path": o["path"], "what_the_person_said": o["person_messages"]} for o in others],
+            )
+            if others
+            else "",
+            boundaries=as_data("boundaries", context["boundaries"]),
+        )
+        return ChatRequest(
+            task="debrief",
+            messages=[ChatMessage("system", system), ChatMessage("user", user)],
+            context=context,
+        )
+
+    async def write(self, context: dict[str, Any]) -> DebriefData:
+        result = await self.chat.parse(self.build_request(context), DebriefData)
+        return result.value
