@@ -2,43 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
-
-pytest.importorskip("playwright")
-if not Path(shutil.which("chromium") or "/usr/bin/chromium").exists():
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-
-from playwright.sync_api import sync_playwright
-
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot, start_server, stop_server
-
-pytestmark = pytest.mark.e2e
-
-
-# Module-scoped (not the e2e session fixtures): two Playwright instances cannot be alive at once,
-# so this module's browser is closed before the e2e suite opens its own.
-@pytest.fixture(scope="module")
-def server():
-    live = start_server()
-    yield live
-    stop_server(live)
-
-
-@pytest.fixture(scope="module")
-def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.console_errors = []
-        page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
-        yield page
-        browser.close()
-
+from tests.e2e.conftest import screenshot
 
 SEED = """
 from django.contrib.auth import get_user_model
@@ -52,14 +16,14 @@ print(conversation.pk)
 """
 
 
-def test_a_conversation_streams_resumes_and_ends_in_a_debrief(server, page):
-    conversation_id = server.manage("shell", "-c", SEED).strip().splitlines()[-1]
-    page.goto(server.url + "/accounts/login/")
+def test_a_conversation_streams_resumes_and_ends_in_a_debrief(live_server_offline, page):
+    conversation_id = live_server_offline.manage("shell", "-c", SEED).strip().splitlines()[-1]
+    page.goto(live_server_offline.url + "/accounts/login/")
     page.fill("input[name=username]", "maya-e2e")
     page.fill("input[name=password]", "a long password 123")
     page.click("button[type=submit]")
 
-    page.goto(f"{server.url}/conversations/{conversation_id}/")
+    page.goto(f"{live_server_offline.url}/conversations/{conversation_id}/")
     assert page.get_by_text("AI, not a real person.").is_visible()
     page.locator("[data-send]:not([disabled])").wait_for(timeout=5000)
     assert page.locator(".bubble").count() == 2
