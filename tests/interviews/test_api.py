@@ -3,7 +3,7 @@ import pytest
 from futureself.models import ProviderCall
 from futureself.providers.base import ProviderRateLimited, ProviderUnavailable
 from interviews.models import Interview, Profile, Turn
-from tests.builders import SAMPLE_ANSWERS, make_interview, make_profile
+from tests.builders import SAMPLE_ANSWERS, make_interview, make_profile, sample_profile_data
 from tests.interviews.conftest import step
 
 pytestmark = pytest.mark.django_db
@@ -262,3 +262,53 @@ def test_an_interviewer_turn_with_scripted_topics_is_reported(alice_api, fake_ch
     assert body["question"] == "What are you deciding?"
     assert body["topics_covered"] == ["present_life"]
     assert fake_chat.calls[-1].task == "interview"
+
+
+def test_a_failed_start_is_resumed_by_resending_the_same_words(alice_api, offline_chat):
+    offline_chat.enqueue(ProviderUnavailable("timeout", provider="fake"))
+    assert respond(alice_api, None, SAMPLE_ANSWERS[0]).status_code == 503
+    assert respond(alice_api, None, SAMPLE_ANSWERS[0]).status_code == 200
+    assert Interview.objects.count() == 1
+
+
+def test_a_new_message_while_one_is_pending_is_kept_with_it(alice_api, offline_chat):
+    interview_id = respond(alice_api, None, "").json()["interview_id"]
+    offline_chat.enqueue(ProviderUnavailable("500", provider="fake"))
+    respond(alice_api, interview_id, "I live in Lyon.")
+    assert respond(alice_api, interview_id, "And I work nights.").status_code == 200
+    user_turns = list(Turn.objects.filter(interview_id=interview_id, role="user"))
+    assert [t.content for t in user_turns] == ["I live in Lyon.\n\nAnd I work nights."]
+
+
+def test_the_interview_stops_asking_after_the_maximum_of_turns(alice_api, offline_chat, settings):
+    settings.INTERVIEW_MAX_TURNS = 2
+    interview_id = respond(alice_api, None, "").json()["interview_id"]
+    respond(alice_api, interview_id, SAMPLE_ANSWERS[0])
+    last = respond(alice_api, interview_id, SAMPLE_ANSWERS[1]).json()
+    assert last["ready_to_complete"] is True
+    assert "last question" in last["question"]
+    refused = respond(alice_api, interview_id, "One more thing")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "interview_max_turns"
+
+
+def test_the_detected_language_is_stored(alice_api, fake_chat):
+    fake_chat.enqueue(
+        step("Bonjour ! Qui êtes-vous ?"), step("Merci. Que décidez-vous ?", ["present_life"], language="fr")
+    )
+    interview_id = respond(alice_api, None, "").json()["interview_id"]
+    respond(alice_api, interview_id, "Je m'appelle Léa, j'ai 29 ans et j'habite à Nantes.")
+    assert alice_api.get(f"/api/interview/{interview_id}").json()["language"] == "fr"
+
+
+def test_a_build_drops_and_records_an_item_with_invented_evidence(alice, alice_api, fake_chat):
+    interview = make_interview(owner=alice, answers=SAMPLE_ANSWERS, status="completed")
+    invented = {"text": "ambition", "evidence": "I want to be the best at everything."}
+    fake_chat.enqueue(
+        sample_profile_data(values=[{"text": "family", "evidence": "Family matters most to me"}, invented])
+    )
+    body = alice_api.post("/api/profile/build", {"interview_id": str(interview.pk)}).json()
+    assert [v["text"] for v in body["data"]["values"]] == ["family"]
+    stored = Profile.objects.get(pk=body["profile_id"])
+    assert [d["item"] for d in stored.dropped_items] == [invented]
+    assert ProviderCall.objects.filter(interview=interview, task="profile", outcome="ok").count() == 1
