@@ -216,6 +216,13 @@ def interview_ask(*, interview: Interview, chat: ChatProvider | None = None) -> 
             language=interview.language,
         )
     with transaction.atomic():
+        Interview.objects.select_for_update().filter(pk=interview.pk).first()
+        if not interview_needs_question(interview=interview):
+            # A concurrent retry answered first: keep its question rather than asking twice in a row.
+            return InterviewReply(
+                interview=Interview.objects.get(pk=interview.pk),
+                question=interview.turns.filter(role=Turn.Role.INTERVIEWER).order_by("-position").first(),
+            )
         interview.turns.filter(status=Turn.Status.PENDING).update(status=Turn.Status.ANSWERED)
         question = Turn.objects.create(
             interview=interview,

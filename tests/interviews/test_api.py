@@ -312,3 +312,30 @@ def test_a_build_drops_and_records_an_item_with_invented_evidence(alice, alice_a
     stored = Profile.objects.get(pk=body["profile_id"])
     assert [d["item"] for d in stored.dropped_items] == [invented]
     assert ProviderCall.objects.filter(interview=interview, task="profile", outcome="ok").count() == 1
+
+
+def test_a_retry_that_loses_the_race_returns_the_question_already_saved(alice, offline_chat, monkeypatch):
+    from asgiref.sync import sync_to_async
+
+    from interviews import services
+    from interviews.engines import InterviewStep
+
+    interview = make_interview(owner=alice, answers=SAMPLE_ANSWERS[:1])
+    Turn.objects.create(interview=interview, position=2, role="user", content="hi there", status="pending")
+
+    def other_request_answers():
+        Turn.objects.filter(interview=interview, status="pending").update(status="answered")
+        Turn.objects.create(interview=interview, position=3, role="interviewer", content="Saved by the other request")
+
+    class SlowAgent:
+        def __init__(self, chat, *, max_turns):
+            pass
+
+        async def next_step(self, **kwargs):
+            await sync_to_async(other_request_answers)()
+            return InterviewStep(question="A second question", topics_covered=[], ready_to_complete=False, language="")
+
+    monkeypatch.setattr(services, "InterviewAgent", SlowAgent)
+    reply = services.interview_ask(interview=interview)
+    assert reply.question.content == "Saved by the other request"
+    assert list(interview.turns.values_list("role", flat=True)) == ["interviewer", "user", "user", "interviewer"]
