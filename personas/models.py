@@ -18,6 +18,7 @@ class FutureSelf(TimeStamped):
     generation_id = models.UUIDField(
         default=uuid.uuid4, db_index=True, help_text="Selves generated together share this id."
     )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order within its generation.")
     dilemma = models.TextField()
     path = models.CharField(max_length=300)
     years_ahead = models.PositiveSmallIntegerField(default=10)
@@ -28,6 +29,11 @@ class FutureSelf(TimeStamped):
     avatar_content_type = models.CharField(max_length=40, blank=True)
     avatar_provider = models.CharField(max_length=20, blank=True)
     selected_at = models.DateTimeField(null=True, blank=True)
+    corrections = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the person said this card got wrong: [{text, at, applied}], oldest first.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -36,3 +42,7 @@ class FutureSelf(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.card.get('title') or self.path} (+{self.years_ahead}y)"
+
+    @property
+    def unexpected(self) -> bool:
+        return bool(self.card.get("unexpected"))
