@@ -1,6 +1,3 @@
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from futureself.providers import registry
@@ -18,13 +15,3 @@ def offline_chat():
 def step(question: str, covered: list[str] | None = None, *, ready: bool = False, language: str = "en") -> dict:
     """A scripted interviewer turn, shaped like the structured output the agent asks for."""
     return {"question": question, "topics_covered": covered or [], "ready_to_complete": ready, "language": language}
-
-
-def run(coroutine):
-    """Run an engine coroutine to completion on a fresh loop in its own thread.
-
-    Plain ``await`` in async tests breaks once the browser tests' session-scoped
-    Playwright leaves an event loop running in the main thread.
-    """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
