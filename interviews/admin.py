@@ -28,7 +28,7 @@ class ProfileInline(admin.TabularInline):
 
 @admin.register(Interview)
 class InterviewAdmin(admin.ModelAdmin):
-    list_display = ("id", "owner", "guest_key_short", "status", "source", "created_at", "completed_at")
+    list_display = ("id", "owner", "guest_key_short", "status", "ready_to_complete", "source", "language", "created_at")
     list_filter = ("status", "source", "created_at")
     search_fields = ("=id", "owner__username", "owner__email", "guest_key")
     date_hierarchy = "created_at"
@@ -57,11 +57,15 @@ class InterviewAdmin(admin.ModelAdmin):
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ("id", "interview", "version", "edited_by_user", "created_at")
+    list_display = ("id", "interview", "version", "edited_by_user", "dropped_count", "created_at")
     list_filter = ("edited_by_user", "created_at")
     search_fields = ("=id", "=interview__id", "interview__owner__username")
     readonly_fields = ("id", "created_at", "updated_at")
     raw_id_fields = ("interview",)
+
+    @admin.display(description="dropped items")
+    def dropped_count(self, obj: Profile) -> int:
+        return len(obj.dropped_items)
 
 
 @admin.register(Turn)

@@ -24,6 +24,10 @@ class Interview(TimeStamped):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
     language = models.CharField(max_length=10, blank=True)
     topics_covered = models.JSONField(default=list, blank=True)
+    ready_to_complete = models.BooleanField(default=False, help_text="The interviewer says it has enough.")
+    start_key = models.CharField(
+        max_length=100, blank=True, help_text="Idempotency-Key of the request that started it, to resume a retry."
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -64,6 +68,9 @@ class Profile(TimeStamped):
     version = models.PositiveIntegerField()
     data = models.JSONField(help_text="Validated by interviews.schemas.ProfileData.")
     edited_by_user = models.BooleanField(default=False)
+    edited_fields = models.JSONField(
+        default=list, blank=True, help_text="Fields holding the person's own corrections; later builds keep them."
+    )
     dropped_items = models.JSONField(
         default=list, blank=True, help_text="Items the builder dropped because their evidence was not found."
     )
