@@ -60,7 +60,7 @@ def fake_moderation(settings):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     settings.MISTRAL_API_KEY = "test-key-not-real"
     settings.MISTRAL_SERVER_URL = f"http://127.0.0.1:{server.server_address[1]}"
