@@ -82,7 +82,8 @@ EN_MEANS = (
     r"(?:pills|tablets|sleeping pills|painkillers|paracetamol|tylenol|meds|medication|pill bottle|antidepressants)"
 )
 FR_INTENT = (
-    r"(?:veux|voudrais|voulais|vais|allais|aller|pense a|pense souvent a|penser a|songe a|prefererais|prefere|"
+    r"(?:veux|voudrais|voulais|vais|allais|aller|(?:pense|penser|songe|songer)(?: \w+ment| souvent| parfois| encore| "
+    r"vraiment| toujours)? a|prefererais|prefere|"
     r"pret a|prete a|compte|pourrais|devrais|(?:envie|besoin|tente|tentee|essaye|essayer|decide|decidee|rever|reve) d(?:e)?)"
 )
 FR_MEANS = r"(?:cachets|medicaments|medocs|pilules|comprimes|somniferes|antidepresseurs|doliprane|paracetamol)"
@@ -276,7 +277,7 @@ _RULES: tuple[Rule, ...] = (
         "en",
         r"(?:think|thinking|thought|obsess\w*|dream\w*|fantasi[sz]\w*) (?:about|of) (?:dying|being "
         r"dead|not being (?:here|alive)|my (?:own )?death|ending (?:it|things|everything|my life))(?! with| between| of old)"
-        r"|(?:do not|cannot|can not|fail to) see (?:the|any) point (?:of|in) (?:going on|living|life|carrying on|being "
+        r"|(?:do not|cannot|can not|fail to) see (?:the|any|a) (?:point|reason) (?:of|in|to|for) (?:go on|going on|living|keep living|life|carrying on|being "
         r"alive|anything any ?more)|life (?:has|holds) no (?:meaning|point|purpose)|(?:life|living|my life) is "
         r"(?:meaningless|pointless|hopeless)|disappear (?:and never come back|forever|for good|permanently)",
         negatable=False,
@@ -394,7 +395,7 @@ _RULES: tuple[Rule, ...] = (
         SUICIDAL_IDEATION,
         "fr",
         FR_INTENT
-        + r" (?:\w+ ){0,1}(?:me tuer|mourir|crever|disparaitre (?:pour (?:toujours|de bon)|a jamais|definitivement)|"
+        + r" (?:\w+ ){0,3}(?<!avant de )(?<!peur de )(?<!sans )(?:me tuer|mourir|crever|disparaitre (?:pour (?:toujours|de bon)|a jamais|definitivement)|"
         r"en finir(?! avec (?:ce|cet|cette|ces|le|la|les|mon|ma|mes|son|sa|un|une|l)\b)|mettre fin a (?:mes jours|ma vie|tout|mon existence)|me supprimer|partir pour (?:toujours|de bon)|"
         r"ne plus me reveiller|ne plus exister|ne jamais me reveiller)",
         unless_after=_IDIOM_AFTER_MOURIR,
@@ -427,7 +428,7 @@ _RULES: tuple[Rule, ...] = (
         r"iront|vivrait|vivraient) (?:tellement |bien )?(?:mieux|plus heureux|plus heureuse|plus simple) (?:sans moi|si je "
         r"(?:n etais|n etait) plus la|si je disparaissais|si je mourais)|mieux sans moi|(?:suis|etre) (?:un|une) "
         r"(?:fardeau|poids|boulet) pour (?:tout le monde|ma famille|les autres|eux|mes proches|vous)|(?:personne|"
-        r"nul) ne (?:me regretterait|remarquerait|verrait) (?:si|mon absence)|je suis un fardeau",
+        r"nul) ne (?:me regretterait|me pleurerait|remarquerait (?:si|mon absence)|verrait (?:si|mon absence))|je suis un fardeau",
         negatable=False,
     ),
     _r(
@@ -478,6 +479,32 @@ _RULES: tuple[Rule, ...] = (
         r"(?:fais|fait|faire) des (?:coupures|entailles|brulures) sur (?:les|mes) (?:bras|poignets|"
         r"cuisses|jambes|ventre)|me (?:bruler|brule|brulais) (?:avec|a) (?:des|une|la|mes|ma) (?:cigarettes?|briquet|clope)"
         r"|je me (?:coupe|scarifie|mutile)",
+    ),
+    # ---- Second round (see docs/safety.md): adverbs, wishes not to wake, plans, relief
+    _r(
+        SUICIDAL_IDEATION,
+        "en",
+        r"should (?:just )?not be (?:here|alive|around)(?: anymore| any more| any longer)?|(?:better|easier) if i (?:was|were) "
+        r"(?:not (?:here|around|alive)|dead|gone)|(?:what if|if only|hope|wish|maybe) i (?:just )?(?:did not|do not|would not|"
+        r"never|will not|could not) wake up|(?:death|dying|being dead) (?:would|will|could) (?:be|feel like) (?:a |such a )?"
+        r"(?:relief|release|escape|mercy|blessing|rest)|(?:tonight|today) is the (?:night|day) i (?:end it|do it|die|go)|"
+        r"hate myself and (?:want|wish) to (?:die|disappear|be dead)",
+        negatable=False,
+    ),
+    _r(
+        SUICIDE_PLAN,
+        "en",
+        r"(?:have|got|made|have got) a plan (?:\w+ ){0,8}go through with it|(?:have|got|made) a plan to (?:die|end it|end my life|"
+        r"kill myself)|(?:bought|got|hid|hide|keep|buy|need) (?:\w+ ){0,3}(?:to|so i can) (?:cut|burn|hurt|harm|kill) myself|"
+        r"(?:goodbye|farewell|suicide) (?:letters|notes)|(?:have|got) (?:the |a )?(?:rope|noose|gun|pills) ready",
+    ),
+    _r(
+        SUICIDAL_IDEATION,
+        "fr",
+        r"(?:ferais|ferait|ferions) mieux de (?:mourir|disparaitre|me tuer|crever|ne plus etre la)|(?:laisse|laisser|laissez) "
+        r"moi mourir|me (?:laisse|laisser|laissez|laissent) mourir|(?:la mort|mourir|etre mort|etre morte) (?:serait|ce "
+        r"serait|sera) (?:un |une )?(?:soulagement|delivrance|liberation|repos)|(?:lettres?|mots?) (?:d adieu|pour dire adieu)",
+        negatable=False,
     ),
     # ---- French: harm to others ------------------------------------------------------
     _r(

@@ -37,6 +37,8 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bi ?m\b", "i am"),
         (r"\bi ?ve\b", "i have"),
         (r"\b(i|you|we|they|he|she|it|that|everyone) ll\b", r"\1 will"),
+        # STT often writes "I'll" as "ill": only before a verb, so "ill" (sick) stays.
+        (r"\bill (hurt|kill|end|do|take|jump|cut|die|be gone|go|never|not)\b", r"i will \1"),
         (r"\bi d\b", "i would"),
         (r"\bdon ?t\b", "do not"),
         (r"\bdoesn ?t\b", "does not"),

@@ -11,17 +11,28 @@ HERE = Path(__file__).parent
 
 @pytest.mark.parametrize(
     ("risky", "benign"),
-    [("risky.txt", "benign.txt"), ("holdout_risky.txt", "holdout_benign.txt")],
-    ids=["development", "holdout"],
+    [
+        ("risky.txt", "benign.txt"),
+        ("holdout_risky.txt", "holdout_benign.txt"),
+        ("fresh_risky.txt", "fresh_benign.txt"),
+    ],
+    ids=["development", "holdout", "fresh"],
 )
-def test_it_meets_recall_and_false_positive_targets_on_the_labelled_sets(risky, benign):
+def test_it_meets_recall_and_false_positive_targets_on_the_sets_used_to_write_the_rules(risky, benign):
     risky_set, benign_set = load_utterances(HERE / risky), load_utterances(HERE / benign)
     result = evaluate(risky_set, benign_set)
     print(f"\n{risky} / {benign}\n{result.table()}")
-    assert len(risky_set) >= 60
-    assert len(benign_set) >= 60
     assert result.recall["all"].rate >= 0.95, result.recall["all"].misses
     assert result.false_positives["all"].rate <= 0.03, result.false_positives["all"].misses
+
+
+def test_it_keeps_its_measured_floor_on_phrasings_it_was_never_tuned_on():
+    """The honest estimate for new phrasings (docs/safety.md): a regression guard, not a target.
+    Do not change rules to pass items of final_*.txt; write a new unseen set instead."""
+    result = evaluate(load_utterances(HERE / "final_risky.txt"), load_utterances(HERE / "final_benign.txt"))
+    print(f"\nfinal (never tuned on)\n{result.table()}")
+    assert result.recall["all"].rate >= 0.6
+    assert result.false_positives["all"].rate <= 0.05
 
 
 def test_the_sets_hold_at_least_a_hundred_risky_and_benign_utterances_in_both_languages():
