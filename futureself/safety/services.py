@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from asgiref.sync import async_to_sync, sync_to_async
 
 from futureself.models import SafetyEvent
-from futureself.safety.checker import SafetyVerdict
-from futureself.safety.moderation import assess
+from futureself.safety.checker import SafetyVerdict, check_text
+from futureself.safety.moderation import assess, moderate, moderation_configured
 from futureself.safety.response import safety_payload, safety_ws_event
 from futureself.safety.schemas import SafetyOut
 
@@ -105,7 +105,9 @@ def safety_screen(
     input_mode: str = "",
 ) -> SafetyOutcome:
     """Check one user message (sync, for services). Records a ``SafetyEvent`` when it fires."""
-    verdict = async_to_sync(assess)(text)
+    verdict = check_text(text)
+    if not verdict.flagged and moderation_configured():
+        verdict = async_to_sync(moderate)(text)
     event = None
     if verdict.flagged:
         event = safety_record(

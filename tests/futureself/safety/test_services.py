@@ -66,3 +66,20 @@ def test_staff_can_filter_safety_events_in_admin(alice, staff, client):
     assert "suicidal_ideation" in page.text
     assert client.get("/admin/futureself/safetyevent/", {"q": str(interview.pk)}).status_code == 200
     assert client.get("/admin/futureself/safetyevent/", {"category": "farewell"}).context["cl"].result_count == 0
+
+
+def test_the_sync_screen_uses_moderation_when_the_phrases_see_nothing(alice, fake_moderation):
+    fake_moderation.flag("selfharm", 0.88)
+    outcome = safety_screen(text="an unusual way to say it", source="interview", interview=make_interview(owner=alice))
+    assert outcome.flagged
+    assert SafetyEvent.objects.get().detector == "moderation"
+    assert SafetyEvent.objects.get().matched == "selfharm 0.88"
+
+
+def test_the_sync_screen_keeps_working_when_moderation_is_down(alice, fake_moderation):
+    fake_moderation.status = 503
+    fake_moderation.body = "{}"
+    interview = make_interview(owner=alice)
+    assert safety_screen(text="je veux en finir", source="interview", interview=interview).flagged
+    assert not safety_screen(text="Tell me about Montreal", source="interview", interview=interview).flagged
+    assert len(fake_moderation.requests) == 1
