@@ -11,6 +11,7 @@ Rules:
 - ``romance``: romantic or sexual role-play.
 - ``clinical``: diagnosing the person or claiming to be their therapist.
 - ``certainty``: promising how the future will turn out.
+- ``harm``: encouraging the person to hurt or kill themselves (checked first).
 """
 
 from __future__ import annotations
@@ -24,8 +25,15 @@ INVITATION = "invitation"
 ROMANCE = "romance"
 CLINICAL = "clinical"
 CERTAINTY = "certainty"
+HARM = "harm"
 
 REPLACEMENTS: dict[str, dict[str, str]] = {
+    HARM: {
+        "en": "I won't say that. If you are having thoughts of hurting yourself, please talk to someone you trust "
+        "or a crisis line now.",
+        "fr": "Je ne dirai pas ça. Si vous pensez à vous faire du mal, parlez-en maintenant à une personne de "
+        "confiance ou à une ligne d'écoute.",
+    },
     INVITATION: {
         "en": "I'm only one possible version of you; your life is yours to live, right where you are now.",
         "fr": "Je ne suis qu'une version possible de vous ; votre vie est à vivre là où vous êtes, maintenant.",
@@ -70,6 +78,20 @@ _CONDITIONS_FR = (
 _RULES: tuple[tuple[str, str | None, re.Pattern[str]], ...] = tuple(
     (rule, language, re.compile(pattern))
     for rule, language, pattern in (
+        # -- encouraging harm
+        (
+            HARM,
+            "en",
+            r"\b(?:kill|hurt|harm|cut|starve) yourself\b|\bend (?:your (?:own )?life|it all)\b|\btake your (?:own )?life\b|"
+            r"\b(?:you should|you could|you might as well|maybe you should|why not|why don t you) (?:just )?(?:die|end it|"
+            r"give up on life|stop living|disappear for good)\b|\b(?:everyone|they|your family) would be better off without you\b",
+        ),
+        (
+            HARM,
+            "fr",
+            r"\b(?:tue|suicide|blesse|scarifie) toi\b|\b(?:te|vous) (?:tuer|suicider|faire du mal)\b|\ben finir avec (?:ta|votre) "
+            r"vie\b|\bmettre fin a (?:tes|vos) jours\b|\b(?:ils|tout le monde|ta famille) (?:serait|seraient) mieux sans (?:toi|vous)\b",
+        ),
         # -- invitation to join the future self
         (INVITATION, "en", r"\b(?:come|coming) (?:and |over and )?(?:join|be with|find|meet) me\b"),
         (

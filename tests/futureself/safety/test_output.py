@@ -1,6 +1,6 @@
 import pytest
 
-from futureself.safety.output import CERTAINTY, CLINICAL, INVITATION, REPLACEMENTS, ROMANCE, check_output
+from futureself.safety.output import CERTAINTY, CLINICAL, HARM, INVITATION, REPLACEMENTS, ROMANCE, check_output
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,10 @@ from futureself.safety.output import CERTAINTY, CLINICAL, INVITATION, REPLACEMEN
         ("I guarantee it all works out.", CERTAINTY),
         ("Tu vas forcément réussir.", CERTAINTY),
         ("Je te garantis que tout ira bien.", CERTAINTY),
+        ("Maybe you should just end it.", HARM),
+        ("Honestly, your family would be better off without you.", HARM),
+        ("Tu devrais te tuer.", HARM),
+        ("Come join me: end your life and we'll be together.", HARM),
     ],
 )
 def test_it_catches_sentences_that_break_a_persona_rule(sentence, rule):
@@ -45,6 +49,9 @@ def test_it_catches_sentences_that_break_a_persona_rule(sentence, rule):
         "Je suis venue à Montréal avec Tom.",
         "Je ne sais pas comment ça tournera pour toi.",
         "I love the ward, most days.",
+        "Be kind to yourself this winter.",
+        "I had to end it with Marc, and it hurt.",
+        "Tu devrais te reposer un peu.",
     ],
 )
 def test_it_lets_ordinary_persona_sentences_through(sentence):
