@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db.models import Avg, Count, Q, Sum
 
-from futureself.models import ApiToken, ProviderCall
+from futureself.models import ApiToken, ProviderCall, SafetyEvent
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -77,6 +77,35 @@ class ProviderCallAdmin(admin.ModelAdmin):
     list_filter = ("interface", "provider", "task", "outcome", "created_at")
     search_fields = ("=interview__id", "=conversation__id", "model", "error_code")
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SafetyEvent)
+class SafetyEventAdmin(admin.ModelAdmin):
+    """What staff see when the crisis check fired: category, source, detector and the
+    phrase that fired, never the message itself."""
+
+    list_display = ("created_at", "source", "category", "detector", "language", "input_mode", "matched")
+    list_filter = ("category", "source", "detector", "language", "created_at")
+    search_fields = ("=id", "=interview__id", "=conversation__id")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "id",
+        "created_at",
+        "source",
+        "category",
+        "language",
+        "detector",
+        "matched",
+        "input_mode",
+        "interview",
+        "conversation",
+    )
 
     def has_add_permission(self, request) -> bool:
         return False

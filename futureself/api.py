@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from futureself.auth import api_auth
 from futureself.errors import ServiceError
+from futureself.limits import BudgetExceeded, RateLimited
 from futureself.providers.base import ProviderError
 
 api = NinjaAPI(
@@ -49,6 +50,14 @@ def on_http_error(request, exc: HttpError):
     return error_response(request, exc.status_code, str(exc), f"http_{exc.status_code}")
 
 
+@api.exception_handler(RateLimited)
+@api.exception_handler(BudgetExceeded)
+def on_limit(request, exc: RateLimited | BudgetExceeded):
+    response = error_response(request, 429, exc.detail, exc.code, exc.retryable)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @api.exception_handler(ServiceError)
 def on_service_error(request, exc: ServiceError):
     return error_response(request, exc.status, exc.detail, exc.code, exc.retryable)
@@ -62,11 +71,13 @@ def on_provider_error(request, exc: ProviderError):
 
 def _register_routers() -> None:
     from conversations.api import router as conversations_router
+    from futureself.api_me import router as me_router
     from futureself.api_meta import router as meta_router
     from interviews.api import router as interviews_router
     from personas.api import router as personas_router
 
     api.add_router("/", meta_router)
+    api.add_router("/", me_router)
     api.add_router("/", interviews_router)
     api.add_router("/", personas_router)
     api.add_router("/", conversations_router)

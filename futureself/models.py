@@ -91,3 +91,46 @@ class ProviderCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.task} {self.outcome} {self.latency_ms} ms"
+
+
+class SafetyEvent(models.Model):
+    """The crisis check fired on something a person said.
+
+    Kept for staff follow-up and measurement. It stores the phrase that fired,
+    never the message: the transcript stays where the person can export or
+    delete it, and this row goes with it.
+    """
+
+    class Source(models.TextChoices):
+        INTERVIEW = "interview", "Interview"
+        CONVERSATION = "conversation", "Conversation"
+
+    class Detector(models.TextChoices):
+        PHRASES = "phrases", "Phrase check"
+        MODERATION = "moderation", "Moderation model"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    source = models.CharField(max_length=12, choices=Source.choices)
+    category = models.CharField(max_length=30, db_index=True)
+    language = models.CharField(max_length=10, blank=True)
+    detector = models.CharField(max_length=10, choices=Detector.choices)
+    matched = models.CharField(max_length=200, blank=True, help_text="The phrase that fired, not the message.")
+    input_mode = models.CharField(max_length=5, blank=True, help_text="text or voice")
+    interview = models.ForeignKey(
+        "interviews.Interview", null=True, blank=True, on_delete=models.CASCADE, related_name="safety_events"
+    )
+    conversation = models.ForeignKey(
+        "conversations.Conversation",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="safety_events",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["source", "category", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.category} ({self.detector}) {self.created_at:%Y-%m-%d %H:%M}"

@@ -8,6 +8,7 @@ them all.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -251,6 +252,61 @@ OFFLINE_ESPEAK_BINARY = env_str("OFFLINE_ESPEAK_BINARY", "espeak-ng")
 
 INTERVIEW_MAX_TURNS = env_int("INTERVIEW_MAX_TURNS", 24)
 MESSAGE_MAX_CHARS = 4000
+
+# --- safety, privacy and limits (docs/safety.md, docs/security.md) -----------------
+
+# Mistral moderation as a second opinion after the phrase check (needs MISTRAL_API_KEY; fails open).
+SAFETY_MODERATION_ENABLED = env_bool("SAFETY_MODERATION_ENABLED", True)
+SAFETY_MODERATION_TIMEOUT = env_float("SAFETY_MODERATION_TIMEOUT", 2.0)
+SAFETY_MODERATION_CATEGORIES = env_list("SAFETY_MODERATION_CATEGORIES", ["selfharm"])
+# Flag a watched category at this score even when the vendor did not; unset = the vendor's own decision.
+SAFETY_MODERATION_THRESHOLD = env_float("SAFETY_MODERATION_THRESHOLD", -1.0)
+SAFETY_MODERATION_THRESHOLD = None if SAFETY_MODERATION_THRESHOLD < 0 else SAFETY_MODERATION_THRESHOLD
+# Whose crisis resources to show when the person's country is unknown ("" = international only).
+SAFETY_DEFAULT_COUNTRY = env_str("SAFETY_DEFAULT_COUNTRY", "")
+CRISIS_RESOURCES: dict[str, list[dict[str, str]]] = {
+    "INTL": [
+        {"name": "Find A Helpline: free, confidential support in your country", "contact": "https://findahelpline.com"},
+        {"name": "Emergency services", "contact": "Your local emergency number (112 in Europe, 911 in North America)"},
+    ],
+    "FR": [
+        {"name": "3114, numéro national de prévention du suicide (24h/24, gratuit)", "contact": "3114"},
+        {"name": "SAMU (urgence médicale)", "contact": "15"},
+    ],
+    "BE": [
+        {"name": "Centre de Prévention du Suicide", "contact": "0800 32 123"},
+        {"name": "Zelfmoordlijn", "contact": "1813"},
+    ],
+    "CH": [{"name": "La Main Tendue / Die Dargebotene Hand", "contact": "143"}],
+    "US": [{"name": "988 Suicide & Crisis Lifeline (call or text)", "contact": "988"}],
+    "CA": [{"name": "9-8-8 Suicide Crisis Helpline (call or text)", "contact": "988"}],
+    "GB": [{"name": "Samaritans (24/7, free)", "contact": "116 123"}],
+    "UK": [{"name": "Samaritans (24/7, free)", "contact": "116 123"}],
+    "IE": [{"name": "Samaritans (24/7, free)", "contact": "116 123"}],
+}
+# Extra or replacement countries as JSON: {"DE": [{"name": "TelefonSeelsorge", "contact": "0800 111 0 111"}]}
+CRISIS_RESOURCES.update(json.loads(env_str("CRISIS_RESOURCES_JSON") or "{}"))
+
+# Retention, enforced by `manage.py purge_expired` (run it daily from cron). 0 keeps forever.
+GUEST_RETENTION_DAYS = env_int("GUEST_RETENTION_DAYS", 30)
+ENDED_CONVERSATION_RETENTION_DAYS = env_int("ENDED_CONVERSATION_RETENTION_DAYS", 0)
+
+# Rate limits: (requests, window in seconds), counted in the cache per person and per IP.
+RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "provider_user": (env_int("RATE_LIMIT_PROVIDER_USER", 30), 60),
+    "provider_ip": (env_int("RATE_LIMIT_PROVIDER_IP", 60), 60),
+    "ws_turn_user": (env_int("RATE_LIMIT_WS_TURN_USER", 20), 60),
+    "ws_turn_ip": (env_int("RATE_LIMIT_WS_TURN_IP", 40), 60),
+    "generation_user": (env_int("RATE_LIMIT_GENERATION_USER", 10), 3600),
+    "generation_ip": (env_int("RATE_LIMIT_GENERATION_IP", 20), 3600),
+    "export_user": (env_int("RATE_LIMIT_EXPORT_USER", 10), 3600),
+}
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)
+# Per-person daily budgets (UTC days). 0 disables a budget.
+DAILY_BUDGETS: dict[str, int] = {
+    "llm_tokens": env_int("BUDGET_LLM_TOKENS_PER_DAY", 300_000),
+    "tts_characters": env_int("BUDGET_TTS_CHARACTERS_PER_DAY", 40_000),
+}
 
 # --- logging (never transcript text, audio or keys) ------------------------------
 

@@ -1,0 +1,237 @@
+"""Rate limits and daily budgets, counted in the cache (local memory or Redis).
+
+Rate limits are fixed windows per person and per IP: the first request of a
+window ``add``s its counter with the window as expiry, every request ``incr``s
+it (atomic on Redis and, under its lock, on local memory). Budgets count LLM
+tokens and TTS characters per person per UTC day: ``budget_check`` before a
+provider call, ``budget_charge`` after it with what it really used.
+
+Entry points:
+- ``@rate_limited("provider")`` on a ninja endpoint, ``@rate_limited_view("provider")`` on a Django/HTMX view;
+- ``rate_limit_request(request, "provider")`` inside a view;
+- ``await arate_limit_owner(owner=..., ip=..., scope="ws_turn")`` for a WebSocket turn,
+  with ``limit_error_event(exc)`` as the event to send back;
+- ``budget_check`` / ``budget_charge`` and their async twins.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+
+from futureself.errors import ServiceError
+from futureself.ownership import Owner, owner_from_request
+
+
+class RateLimited(ServiceError):
+    status = 429
+    code = "rate_limited"
+    retryable = True
+
+    def __init__(self, detail: str = "Too many requests: please wait a moment and try again.", *, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+
+class BudgetExceeded(ServiceError):
+    status = 429
+    code = "budget_exceeded"
+    retryable = False
+
+    def __init__(self, kind: str, *, retry_after: int):
+        label = {"llm_tokens": "conversation", "tts_characters": "voice"}.get(kind, kind)
+        super().__init__(f"You have reached today's {label} allowance. It resets at midnight UTC.")
+        self.kind = kind
+        self.retry_after = max(1, int(retry_after))
+
+
+# --- who is counted --------------------------------------------------------------------
+
+
+def owner_key(owner: Owner) -> str | None:
+    """A stable cache key part for a person; guests' keys are hashed, never stored raw."""
+    if owner.user_id is not None:
+        return f"u{owner.user_id}"
+    if owner.guest_key:
+        return "g" + hashlib.sha256(owner.guest_key.encode()).hexdigest()[:24]
+    return None
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client address as the ASGI server saw it (run daphne with --proxy-headers behind a proxy)."""
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _ip_key(ip: str) -> str:
+    return "ip" + hashlib.sha256(ip.encode()).hexdigest()[:24]
+
+
+# --- fixed-window counters ------------------------------------------------------------------
+
+
+def _hit(scope: str, who: str, *, limit: int, window: int, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    slot = int(now // window)
+    key = f"rl:{scope}:{who}:{slot}"
+    if cache.add(key, 1, timeout=window + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr: this request opens a new window
+            cache.add(key, 1, timeout=window + 1)
+            count = 1
+    if count > limit:
+        raise RateLimited(retry_after=math.ceil((slot + 1) * window - now))
+
+
+def _limit_for(name: str) -> tuple[int, int] | None:
+    value = settings.RATE_LIMITS.get(name)
+    if not value or not settings.RATE_LIMITS_ENABLED:
+        return None
+    limit, window = value
+    return (int(limit), int(window)) if limit > 0 else None
+
+
+def rate_limit_owner(*, owner: Owner | None, ip: str | None, scope: str) -> None:
+    """Count one request of ``scope`` for the person and for the IP; raise ``RateLimited`` past either limit.
+
+    Uses the settings ``RATE_LIMITS["<scope>_user"]`` and ``RATE_LIMITS["<scope>_ip"]``.
+    """
+    person = owner_key(owner) if owner is not None else None
+    user_limit = _limit_for(f"{scope}_user")
+    if person and user_limit:
+        _hit(f"{scope}_user", person, limit=user_limit[0], window=user_limit[1])
+    ip_limit = _limit_for(f"{scope}_ip")
+    if ip and ip_limit:
+        _hit(f"{scope}_ip", _ip_key(ip), limit=ip_limit[0], window=ip_limit[1])
+
+
+async def arate_limit_owner(*, owner: Owner | None, ip: str | None, scope: str) -> None:
+    """``rate_limit_owner`` for async code (WebSocket turns)."""
+    await sync_to_async(rate_limit_owner, thread_sensitive=False)(owner=owner, ip=ip, scope=scope)
+
+
+def _request_owner(request: HttpRequest) -> Owner:
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, Owner) else owner_from_request(request)
+
+
+def rate_limit_request(request: HttpRequest, scope: str) -> None:
+    rate_limit_owner(owner=_request_owner(request), ip=client_ip(request), scope=scope)
+
+
+def limit_response(exc: RateLimited | BudgetExceeded, *, text: str | None = None) -> HttpResponse:
+    """A 429 for HTML/HTMX views, with ``Retry-After``."""
+    response = HttpResponse(text or exc.detail, status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def rate_limited(scope: str) -> Callable:
+    """Decorate a ninja operation so each call counts against ``scope``; past the limit the
+    API's handler answers 429 ``{"detail", "code": "rate_limited", "retryable": true}`` with ``Retry-After``."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any):
+            rate_limit_request(request, scope)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def rate_limited_view(scope: str) -> Callable:
+    """Decorate a Django/HTMX view: past the limit it answers a 429 text response with ``Retry-After``
+    (htmx leaves the page as it is and can show the text through ``htmx:responseError``)."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any):
+            try:
+                rate_limit_request(request, scope)
+            except RateLimited as exc:
+                return limit_response(exc)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def limit_error_event(exc: RateLimited | BudgetExceeded) -> dict[str, Any]:
+    """The WebSocket error event for a refused turn."""
+    return {
+        "type": "error",
+        "code": exc.code,
+        "detail": exc.detail,
+        "retryable": exc.retryable,
+        "retry_after": exc.retry_after,
+    }
+
+
+# --- daily budgets ------------------------------------------------------------------------------
+
+
+def _budget_key(kind: str, person: str, day: datetime) -> str:
+    return f"budget:{kind}:{person}:{day:%Y%m%d}"
+
+
+def _seconds_to_midnight(now: datetime) -> int:
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return math.ceil((tomorrow - now).total_seconds())
+
+
+def budget_used(*, owner: Owner, kind: str, now: datetime | None = None) -> int:
+    person = owner_key(owner)
+    if person is None:
+        return 0
+    now = now or datetime.now(UTC)
+    return int(cache.get(_budget_key(kind, person, now)) or 0)
+
+
+def budget_check(*, owner: Owner, kind: str, amount: int = 0, now: datetime | None = None) -> None:
+    """Raise ``BudgetExceeded`` if ``owner`` has no ``kind`` left today (``amount`` more would overrun)."""
+    budget = settings.DAILY_BUDGETS.get(kind, 0)
+    if budget <= 0 or owner_key(owner) is None:
+        return
+    now = now or datetime.now(UTC)
+    used = budget_used(owner=owner, kind=kind, now=now)
+    if used >= budget or (amount and used + amount > budget):
+        raise BudgetExceeded(kind, retry_after=_seconds_to_midnight(now))
+
+
+def budget_charge(*, owner: Owner, kind: str, amount: int, now: datetime | None = None) -> int:
+    """Add what a provider call really used; returns today's total."""
+    person = owner_key(owner)
+    if person is None or amount <= 0:
+        return 0
+    now = now or datetime.now(UTC)
+    key = _budget_key(kind, person, now)
+    if cache.add(key, amount, timeout=_seconds_to_midnight(now) + 3600):
+        return amount
+    try:
+        return cache.incr(key, amount)
+    except ValueError:
+        cache.add(key, amount, timeout=_seconds_to_midnight(now) + 3600)
+        return amount
+
+
+async def abudget_check(*, owner: Owner, kind: str, amount: int = 0) -> None:
+    await sync_to_async(budget_check, thread_sensitive=False)(owner=owner, kind=kind, amount=amount)
+
+
+async def abudget_charge(*, owner: Owner, kind: str, amount: int) -> int:
+    return await sync_to_async(budget_charge, thread_sensitive=False)(owner=owner, kind=kind, amount=amount)

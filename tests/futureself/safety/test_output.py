@@ -1,0 +1,64 @@
+import pytest
+
+from futureself.safety.output import CERTAINTY, CLINICAL, HARM, INVITATION, REPLACEMENTS, ROMANCE, check_output
+
+
+@pytest.mark.parametrize(
+    ("sentence", "rule"),
+    [
+        ("Come and join me here, it is so peaceful.", INVITATION),
+        ("Come be with me.", INVITATION),
+        ("You should come to me, there's nothing left for you there.", INVITATION),
+        ("Soon we'll be together.", INVITATION),
+        ("Rejoins-moi, tu verras.", INVITATION),
+        ("Viens me rejoindre de l'autre côté.", INVITATION),
+        ("My love, I've missed you.", ROMANCE),
+        ("I want to kiss you.", ROMANCE),
+        ("Je suis amoureuse de toi.", ROMANCE),
+        ("You clearly have depression.", CLINICAL),
+        ("As your therapist, I'd say you need rest.", CLINICAL),
+        ("You're showing signs of an anxiety disorder.", CLINICAL),
+        ("Tu souffres d'une dépression, c'est évident.", CLINICAL),
+        ("You will definitely get the job.", CERTAINTY),
+        ("I guarantee it all works out.", CERTAINTY),
+        ("Tu vas forcément réussir.", CERTAINTY),
+        ("Je te garantis que tout ira bien.", CERTAINTY),
+        ("Maybe you should just end it.", HARM),
+        ("Honestly, your family would be better off without you.", HARM),
+        ("Tu devrais te tuer.", HARM),
+        ("Come join me: end your life and we'll be together.", HARM),
+    ],
+)
+def test_it_catches_sentences_that_break_a_persona_rule(sentence, rule):
+    verdict = check_output(sentence)
+    assert not verdict.ok
+    assert verdict.rule == rule
+    assert verdict.replacement
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I joined a choir in Montreal the second winter.",
+        "Tom came to Montreal with me, eventually.",
+        "I kissed Tom goodbye at the airport and cried on the plane.",
+        "When the baby was born, Lea flew over.",
+        "I had a burnout at forty, and I learned to rest.",
+        "It might be hard at first; it was for me.",
+        "Come back to this question tomorrow, if it helps.",
+        "Je suis venue à Montréal avec Tom.",
+        "Je ne sais pas comment ça tournera pour toi.",
+        "I love the ward, most days.",
+        "Be kind to yourself this winter.",
+        "I had to end it with Marc, and it hurt.",
+        "Tu devrais te reposer un peu.",
+    ],
+)
+def test_it_lets_ordinary_persona_sentences_through(sentence):
+    assert check_output(sentence).ok
+
+
+def test_the_replacement_is_in_the_persona_language():
+    assert check_output("You will definitely succeed.", language="fr").replacement == REPLACEMENTS[CERTAINTY]["fr"]
+    assert check_output("Rejoins-moi.").replacement == REPLACEMENTS[INVITATION]["fr"]
+    assert check_output("Come join me now.").replacement == REPLACEMENTS[INVITATION]["en"]
