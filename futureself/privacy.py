@@ -22,7 +22,6 @@ from django.contrib.sessions.models import Session
 from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.db.models import QuerySet
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from pydantic import BaseModel
 
@@ -30,6 +29,7 @@ from conversations.models import Conversation, Debrief, Message
 from futureself.ownership import GUEST_SESSION_KEY, Owner
 from interviews.models import Interview, Turn
 from personas.models import FutureSelf
+from personas.selectors import avatar_url
 
 logger = logging.getLogger(__name__)
 
@@ -128,16 +128,6 @@ def _interviews_of(owner: Owner) -> QuerySet[Interview]:
     return Interview.objects.filter(**owner.filter_kwargs())
 
 
-def avatar_link(future_self: FutureSelf) -> str | None:
-    """The owner-checked URL of the avatar, or its storage name when the app has no avatar view."""
-    if not future_self.avatar:
-        return None
-    try:
-        return reverse("personas:avatar", args=[future_self.pk])
-    except NoReverseMatch:
-        return future_self.avatar.name
-
-
 def _person(owner: Owner) -> PersonOut:
     if owner.user_id is None:
         return PersonOut(kind="guest")
@@ -196,7 +186,7 @@ def person_export(*, owner: Owner) -> dict[str, Any]:
                         years_ahead=future_self.years_ahead,
                         card=future_self.card,
                         voice_name=future_self.voice_name,
-                        avatar_link=avatar_link(future_self),
+                        avatar_link=avatar_url(future_self),
                         selected_at=future_self.selected_at,
                         created_at=future_self.created_at,
                         conversations=conversations,

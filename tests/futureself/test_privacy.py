@@ -28,6 +28,7 @@ from futureself.privacy import (
 from futureself.safety.services import safety_screen
 from interviews.models import Interview, Profile, Turn
 from personas.models import FutureSelf
+from personas.selectors import avatar_url
 from tests.builders import make_conversation, make_future_self, make_interview, make_profile, sample_profile_data
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +123,7 @@ def test_the_export_holds_everything_of_the_person(alice, alice_data):
     assert f"My secret is {ALICE_MARKER}" in [turn["content"] for turn in interview["turns"]]
     assert [p["version"] for p in interview["profiles"]] == [1, 2]
     [future_self] = interview["future_selves"]
-    assert future_self["avatar_link"] == alice_data["avatar"]
+    assert future_self["avatar_link"] == avatar_url(alice_data["future_self"])
     [conversation] = future_self["conversations"]
     assert [m["text"] for m in conversation["messages"]] == [f"Hello from {ALICE_MARKER}", "Hello, you."]
     assert conversation["debrief"] == {"summary": f"Debrief about {ALICE_MARKER}"}
