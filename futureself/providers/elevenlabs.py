@@ -121,6 +121,16 @@ class _ElevenLabsBase:
 
         return await with_retries(attempt, policy=self.retry, provider=PROVIDER, what=what)
 
+    async def ping(self) -> str:
+        """One free call (a page of the voice list) to check the key and the server."""
+        seconds = self.deadlines.complete
+        response = await self._call(
+            lambda: self.client().voices.search(page_size=10, request_options=self.request_options(seconds)),
+            seconds=seconds,
+            what="voice listing",
+        )
+        return f"{len(response.voices)} voices visible"
+
 
 # --- speech-to-text -------------------------------------------------------------
 

@@ -118,6 +118,25 @@ class GeminiImage:
         response = await with_retries(attempt, policy=self.retry, provider=PROVIDER, what="image generation")
         return self._image(response)
 
+    async def ping(self) -> str:
+        """One free call (the image model's description) to check the key, server and model id."""
+
+        async def attempt() -> types.Model:
+            try:
+                return await within(
+                    self.deadlines.complete,
+                    self.client().aio.models.get(model=self.model),
+                    what="model lookup",
+                    provider=PROVIDER,
+                )
+            except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise map_error(exc) from exc
+
+        model = await with_retries(attempt, policy=self.retry, provider=PROVIDER, what="model lookup")
+        return f"model {model.name} available"
+
     def _image(self, response: types.GenerateContentResponse) -> ImageResult:
         candidates = response.candidates or []
         for candidate in candidates:

@@ -138,6 +138,21 @@ class _MistralBase:
 
         return await with_retries(attempt, policy=self.retry, provider=PROVIDER, what=what)
 
+    async def ping(self) -> str:
+        """One free call (the model list) to check the key and the server."""
+        listing = await self._call(
+            lambda: self.client().models.list_async(timeout_ms=int(self.deadlines.complete * 1000)),
+            seconds=self.deadlines.complete,
+            what="model listing",
+        )
+        available = {m.id for m in listing.data or []}
+        missing = sorted(set(self.configured_models()) - available)
+        note = f"; not listed: {', '.join(missing)}" if missing else "; every configured model is listed"
+        return f"{len(available)} models{note}"
+
+    def configured_models(self) -> list[str]:
+        return []
+
 
 class MistralChat(_MistralBase):
     def __init__(self, *, models: Mapping[str, str] | None = None, **kwargs: Any) -> None:
@@ -146,6 +161,9 @@ class MistralChat(_MistralBase):
 
     def model_for(self, task: str) -> str:
         return self.models.get(task) or self.models.get("conversation") or DEFAULT_MODEL
+
+    def configured_models(self) -> list[str]:
+        return [m for task, m in self.models.items() if task != "moderation"]
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         model = self.model_for(request.task)
@@ -263,6 +281,9 @@ class MistralImage(_MistralBase):
         super().__init__(**kwargs)
         self.model = model
         self._agent_lock: PerLoop[asyncio.Lock] = PerLoop(asyncio.Lock)
+
+    def configured_models(self) -> list[str]:
+        return [self.model]
 
     async def agent_id(self) -> str:
         key = (self.server_url, self.api_key, self.model)

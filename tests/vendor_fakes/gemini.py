@@ -14,6 +14,7 @@ from tests.vendor_fakes.server import Fault, Image, Malformed, NoImage, Stall, V
 def add_routes(app: web.Application, fake: VendorFake) -> None:
     for version in ("v1", "v1beta", "v1alpha"):
         app.router.add_post(f"/{version}/models/{{model_action}}", bound(generate, fake))
+        app.router.add_get(f"/{version}/models/{{model}}", bound(get_model, fake))
 
 
 async def generate(request: web.Request, fake: VendorFake) -> web.Response:
@@ -56,5 +57,25 @@ async def generate(request: web.Request, fake: VendorFake) -> web.Response:
             "usageMetadata": usage,
             "modelVersion": model,
             "responseId": "fake-response",
+        }
+    )
+
+
+async def get_model(request: web.Request, fake: VendorFake) -> web.Response:
+    fake.record(request, "gemini.models")
+    reply = fake.next_reply("gemini.models")
+    if isinstance(reply, Fault):
+        return fake.fault_response(reply, vendor="gemini")
+    if isinstance(reply, Stall):
+        await fake.stall()
+    model = request.match_info["model"]
+    return web.json_response(
+        {
+            "name": f"models/{model}",
+            "displayName": model,
+            "version": "001",
+            "inputTokenLimit": 32768,
+            "outputTokenLimit": 32768,
+            "supportedGenerationMethods": ["generateContent", "countTokens"],
         }
     )

@@ -31,6 +31,7 @@ ROUTES = (
     "elevenlabs.tts",
     "elevenlabs.voices",
     "gemini.generate",
+    "gemini.models",
 )
 
 

@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+from asgiref.sync import async_to_sync
 from pydantic import BaseModel, Field
 
 from futureself.providers.base import (
@@ -292,3 +293,14 @@ async def test_image_generation_rejected_key_is_not_configured(vendor_fake):
 
     with pytest.raises(ProviderNotConfigured, match="MISTRAL_API_KEY"):
         await painter(vendor_fake, api_key="another-key").generate("a portrait")
+
+
+def test_one_adapter_serves_successive_event_loops(vendor_fake):
+    """Services call adapters through async_to_sync, a new loop each time."""
+    adapter = chat(vendor_fake)
+    vendor_fake.script("mistral.chat", "One.", "Two.")
+
+    first = async_to_sync(adapter.complete)(request())
+    second = async_to_sync(adapter.complete)(request())
+
+    assert (first.text, second.text) == ("One.", "Two.")
