@@ -142,6 +142,21 @@ class VendorFake:
             raise AssertionError(f"the fake received no {route} request")
         return calls[-1]
 
+    def env(self) -> dict[str, str]:
+        """Environment variables pointing every vendor provider of the app at this fake."""
+        return {
+            "MISTRAL_API_KEY": "fake-mistral-key",
+            "MISTRAL_SERVER_URL": self.base_url,
+            "ELEVENLABS_API_KEY": "fake-elevenlabs-key",
+            "ELEVENLABS_BASE_URL": self.base_url,
+            "GEMINI_API_KEY": "fake-gemini-key",
+            "GEMINI_BASE_URL": self.base_url,
+            "FUTURESELF_CHAT_PROVIDER": "mistral",
+            "FUTURESELF_STT_PROVIDER": "elevenlabs",
+            "FUTURESELF_TTS_PROVIDER": "elevenlabs",
+            "FUTURESELF_IMAGE_PROVIDER": "gemini",
+        }
+
     def reset(self) -> None:
         self.requests.clear()
         for queue in self._scripts.values():
@@ -181,9 +196,10 @@ class VendorFake:
     # lifecycle ------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        from tests.vendor_fakes import elevenlabs, gemini, mistral
+        from tests.vendor_fakes import control, elevenlabs, gemini, mistral
 
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        control.add_routes(app, self)
         mistral.add_routes(app, self)
         elevenlabs.add_routes(app, self)
         gemini.add_routes(app, self)

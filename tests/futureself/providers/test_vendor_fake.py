@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import httpx
 import pytest
 from mistralai.extra.utils.response_format import response_format_from_pydantic_model
 
 from conversations.schemas import DebriefData
-from futureself.providers.base import ChatMessage, ChatRequest
+from futureself.providers.base import ChatMessage, ChatRequest, ProviderUnavailable
 from futureself.providers.mistral import MistralChat
+from futureself.providers.resilience import RetryPolicy
 from interviews.schemas import ProfileData
 from personas.schemas import GeneratedSelves
 from tests.vendor_fakes.__main__ import parse_args
@@ -57,3 +59,29 @@ async def test_configured_latency_delays_the_first_token(vendor_fake):
             break
 
     assert time.perf_counter() - started >= 0.2
+
+
+async def test_another_process_can_script_and_inspect_the_fake_over_http(vendor_fake):
+    async with httpx.AsyncClient(base_url=vendor_fake.base_url) as client:
+        scripted = await client.post(
+            "/_fake/script",
+            json={"route": "mistral.chat", "replies": ["Scripted.", {"fault": 503, "retry_after": 0}]},
+        )
+        await client.post("/_fake/latency", json={"stt_final_ms": 5})
+        chat = MistralChat(api_key="k", server_url=vendor_fake.base_url, retry=RetryPolicy(attempts=1))
+        first = await chat.complete(ChatRequest(task="conversation", messages=[ChatMessage("user", "hi")]))
+        with pytest.raises(ProviderUnavailable):
+            await chat.complete(ChatRequest(task="conversation", messages=[ChatMessage("user", "again")]))
+        received = (await client.get("/_fake/requests", params={"route": "mistral.chat"})).json()
+
+    assert scripted.json() == {"pending": 2}
+    assert vendor_fake.latency.stt_final_ms == 5
+    assert first.text == "Scripted."
+    assert [r["json"]["messages"][0]["content"] for r in received] == ["hi", "again"]
+
+
+def test_env_points_every_vendor_setting_at_the_fake(vendor_fake):
+    env = vendor_fake.env()
+
+    assert env["MISTRAL_SERVER_URL"] == env["ELEVENLABS_BASE_URL"] == env["GEMINI_BASE_URL"] == vendor_fake.base_url
+    assert env["FUTURESELF_CHAT_PROVIDER"] == "mistral"
