@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.management import CommandError, call_command
 
+from futureself.models import ProviderCall
 from futureself.providers import registry
+from futureself.providers.base import ChatMessage, ChatRequest, ProviderNotConfigured
 from futureself.providers.elevenlabs import ElevenLabsSpeechToText, ElevenLabsTextToSpeech
 from futureself.providers.gemini import GeminiImage
 from futureself.providers.mistral import MistralChat, MistralImage
@@ -107,3 +110,19 @@ def test_the_factories_build_vendor_adapters_from_settings(vendors, settings):
     assert registry.build("image", "mistral").model == settings.MISTRAL_IMAGE_MODEL
     assert isinstance(registry.build("image", "mistral"), MistralImage)
     assert registry.text_to_speech().name == "elevenlabs"
+
+
+@pytest.mark.django_db
+def test_calls_through_the_registry_reach_the_vendor_and_are_recorded(vendors):
+    vendors.script("mistral.chat", "A reply.", Fault(401))
+    chat = registry.chat()
+    ask = ChatRequest(task="interview", messages=[ChatMessage("user", "Hello")])
+
+    assert async_to_sync(chat.complete)(ask).text == "A reply."
+    with pytest.raises(ProviderNotConfigured):
+        async_to_sync(chat.complete)(ask)
+
+    ok, failed = ProviderCall.objects.order_by("pk")
+    assert (ok.provider, ok.task, ok.model, ok.outcome) == ("mistral", "interview", "mistral-small-latest", "ok")
+    assert ok.output_tokens == 2
+    assert (failed.outcome, failed.error_code) == ("error", "provider_not_configured")
