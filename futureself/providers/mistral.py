@@ -311,16 +311,27 @@ class MistralImage(_MistralBase):
         except TimeoutError:
             raise ProviderUnavailable(f"Mistral image took longer than {seconds:g} s.", provider=PROVIDER) from None
 
-    async def _generate(self, prompt: str) -> ImageResult:
+    async def _start_conversation(self, prompt: str) -> Any:
         agent_id = await self.agent_id()
         seconds = self.deadlines.image
-        conversation = await self._call(
+        return await self._call(
             lambda: self.client().beta.conversations.start_async(
                 agent_id=agent_id, inputs=prompt, store=False, timeout_ms=int(seconds * 1000)
             ),
             seconds=seconds,
             what="image generation",
         )
+
+    async def _generate(self, prompt: str) -> ImageResult:
+        seconds = self.deadlines.image
+        try:
+            conversation = await self._start_conversation(prompt)
+        except ProviderBadResponse as error:
+            if getattr(error, "http_status", None) != 404:
+                raise
+            # The cached agent was deleted on Mistral's side: make a new one, once.
+            _image_agents.pop((self.server_url, self.api_key, self.model), None)
+            conversation = await self._start_conversation(prompt)
         file_id, said = None, []
         for entry in conversation.outputs:
             content = getattr(entry, "content", None)

@@ -158,6 +158,7 @@ def error_for_status(
         )
     error = ProviderBadResponse(f"{provider} refused the request (HTTP {status}){suffix}", provider=provider)
     error.retryable = False  # the same request would be refused again
+    error.http_status = status  # type: ignore[attr-defined]  # lets an adapter react to a 404
     return error
 
 

@@ -274,6 +274,19 @@ async def test_the_image_agent_is_created_once_per_process(vendor_fake):
     assert len(vendor_fake.received("mistral.conversations")) == 2
 
 
+async def test_a_vanished_image_agent_is_created_again(vendor_fake):
+    image = painter(vendor_fake)
+    await image.generate("first")
+    vendor_fake.agents.clear()  # deleted on the vendor's side
+
+    result = await image.generate("second")
+
+    assert result.content_type == "image/png"
+    assert len(vendor_fake.received("mistral.agents")) == 2
+    agent_ids = [r.json["agent_id"] for r in vendor_fake.received("mistral.conversations")]
+    assert agent_ids[1] == agent_ids[0] != agent_ids[2]
+
+
 async def test_no_image_in_the_conversation_is_a_bad_response_with_the_reason(vendor_fake):
     vendor_fake.script("mistral.conversations", NoImage(text="I cannot draw real people."))
 
