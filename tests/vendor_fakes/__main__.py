@@ -20,7 +20,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--llm-first-token-ms", type=float, default=0)
     parser.add_argument("--llm-tokens-per-second", type=float, default=0, help="0: no pacing")
     parser.add_argument("--tts-first-audio-ms", type=float, default=0)
-    parser.add_argument("--tts-realtime", action="store_true", help="pace audio at playback speed")
+    parser.add_argument(
+        "--tts-realtime",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pace audio at playback speed after the first chunk (default on)",
+    )
     parser.add_argument("--stt-final-ms", type=float, default=0)
     return parser.parse_args(argv)
 

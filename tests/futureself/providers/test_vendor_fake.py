@@ -11,6 +11,7 @@ from mistralai.extra.utils.response_format import response_format_from_pydantic_
 
 from conversations.schemas import DebriefData
 from futureself.providers.base import ChatMessage, ChatRequest, ProviderUnavailable
+from futureself.providers.elevenlabs import ElevenLabsSpeechToText, ElevenLabsTextToSpeech
 from futureself.providers.mistral import MistralChat
 from futureself.providers.resilience import RetryPolicy
 from interviews.schemas import ProfileData
@@ -43,9 +44,10 @@ def test_default_audio_lasts_about_as_long_as_the_text_takes_to_say():
 
 
 def test_the_standalone_server_takes_latency_options():
-    args = parse_args(["--port", "9000", "--llm-first-token-ms", "350", "--tts-realtime", "--stt-final-ms", "300"])
+    args = parse_args(["--port", "9000", "--llm-first-token-ms", "350", "--stt-final-ms", "300"])
 
     assert (args.port, args.llm_first_token_ms, args.tts_realtime, args.stt_final_ms) == (9000, 350, True, 300)
+    assert parse_args(["--no-tts-realtime"]).tts_realtime is False
 
 
 async def test_configured_latency_delays_the_first_token(vendor_fake):
@@ -85,3 +87,28 @@ def test_env_points_every_vendor_setting_at_the_fake(vendor_fake):
 
     assert env["MISTRAL_SERVER_URL"] == env["ELEVENLABS_BASE_URL"] == env["GEMINI_BASE_URL"] == vendor_fake.base_url
     assert env["FUTURESELF_CHAT_PROVIDER"] == "mistral"
+
+
+async def test_tts_latency_delays_the_first_audio_then_paces_at_playback_speed(vendor_fake):
+    vendor_fake.latency = replace(vendor_fake.latency, tts_first_audio_ms=150, tts_realtime=True)
+    speech = ElevenLabsTextToSpeech(api_key="k", base_url=vendor_fake.base_url)
+    started = time.perf_counter()
+    arrivals = []
+
+    async for _ in speech.stream("Twenty characters!!", voice_id="v", output_format="pcm_16000"):
+        arrivals.append(time.perf_counter() - started)
+
+    _, seconds = audio("Twenty characters!!", "pcm_16000")
+    assert arrivals[0] >= 0.15
+    assert arrivals[-1] >= 0.15 + seconds * 0.8
+
+
+async def test_stt_latency_delays_the_final_transcript_after_commit(vendor_fake):
+    vendor_fake.latency = replace(vendor_fake.latency, stt_final_ms=200)
+    stream = await ElevenLabsSpeechToText(api_key="k", base_url=vendor_fake.base_url).open_stream()
+    await stream.send(bytes(16000))
+
+    started = time.perf_counter()
+    await stream.finish()
+
+    assert time.perf_counter() - started >= 0.2
