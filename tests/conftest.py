@@ -27,6 +27,13 @@ def _guarded_connect(self, address):
     return _real_connect(self, address)
 
 
+def pytest_collection_modifyitems(items):
+    # Playwright's sync API leaves its event loop marked as running until the
+    # session ends, which breaks every pytest-asyncio test collected after it:
+    # run the browser tests last (a stable sort keeps the rest in order).
+    items.sort(key=lambda item: "e2e" in item.path.parts)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_network():
     socket.socket.connect = _guarded_connect

@@ -1,0 +1,397 @@
+"""Mistral: chat, streamed chat and structured output (chat completions), and
+images through the Agents/Conversations API's ``image_generation`` tool.
+
+Pixtral only understands images; image *generation* goes through an agent
+that carries the built-in tool, created once per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from mistralai.client import Mistral, errors
+from mistralai.extra.utils.response_format import response_format_from_pydantic_model
+from pydantic import ValidationError
+
+from futureself.providers.base import (
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    ImageResult,
+    ParsedResult,
+    ProviderBadResponse,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+    SchemaT,
+    Usage,
+)
+from futureself.providers.resilience import (
+    Deadlines,
+    PerLoop,
+    RetryPolicy,
+    describe,
+    error_for_status,
+    iterate_with_deadlines,
+    transport_error,
+    with_retries,
+    within,
+)
+
+PROVIDER = "mistral"
+KEY_SETTING = "MISTRAL_API_KEY"
+DEFAULT_MODEL = "mistral-small-latest"
+IMAGE_AGENT_NAME = "futureself-avatar-painter"
+IMAGE_AGENT_INSTRUCTIONS = (
+    "You paint portraits. For every request, call the image generation tool exactly once "
+    "with a faithful, detailed prompt and return the image."
+)
+
+
+def map_error(exc: BaseException) -> ProviderError:
+    """Any failure of the Mistral SDK or its transport, as a ProviderError."""
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, errors.ResponseValidationError | ValidationError | json.JSONDecodeError):
+        return ProviderBadResponse(f"Mistral sent a malformed response ({describe(exc)}).", provider=PROVIDER)
+    if isinstance(exc, errors.MistralError):
+        status = getattr(exc, "status_code", 0) or 0
+        if status:
+            return error_for_status(
+                status,
+                provider=PROVIDER,
+                key_setting=KEY_SETTING,
+                headers=dict(getattr(exc, "headers", None) or {}),
+                detail=str(getattr(exc, "body", "") or ""),
+            )
+    mapped = transport_error(exc, provider=PROVIDER)
+    if mapped is not None:
+        return mapped
+    return ProviderBadResponse(f"Mistral call failed ({describe(exc)}).", provider=PROVIDER)
+
+
+def _messages(request: ChatRequest) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in request.messages]
+
+
+def _options(request: ChatRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if request.temperature is not None:
+        options["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        options["max_tokens"] = request.max_tokens
+    return options
+
+
+def _usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    return Usage(input_tokens=usage.prompt_tokens or 0, output_tokens=usage.completion_tokens or 0)
+
+
+def _text(content: Any) -> str:
+    """Message content as text (a string, or a list of chunks of which text ones count)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(getattr(chunk, "text", "") or "" for chunk in content)
+
+
+class _MistralBase:
+    name = PROVIDER
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        server_url: str | None = None,
+        deadlines: Deadlines | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not api_key:
+            raise ProviderNotConfigured("Mistral needs an API key: set MISTRAL_API_KEY.", provider=PROVIDER)
+        self.api_key = api_key
+        self.server_url = server_url or None
+        self.deadlines = deadlines or Deadlines()
+        self.retry = retry or RetryPolicy()
+        # No retry_config: the SDK must not retry, with_retries does.
+        self._clients: PerLoop[Mistral] = PerLoop(lambda: Mistral(api_key=self.api_key, server_url=self.server_url))
+
+    def client(self) -> Mistral:
+        return self._clients.get()
+
+    async def _call(self, make: Any, *, seconds: float, what: str) -> Any:
+        """One request with a deadline and retries, SDK errors mapped."""
+
+        async def attempt() -> Any:
+            try:
+                return await within(seconds, make(), what=what, provider=PROVIDER)
+            except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise map_error(exc) from exc
+
+        return await with_retries(attempt, policy=self.retry, provider=PROVIDER, what=what)
+
+    async def ping(self) -> str:
+        """One free call (the model list) to check the key and the server."""
+        listing = await self._call(
+            lambda: self.client().models.list_async(timeout_ms=int(self.deadlines.complete * 1000)),
+            seconds=self.deadlines.complete,
+            what="model listing",
+        )
+        available = {m.id for m in listing.data or []}
+        missing = sorted(set(self.configured_models()) - available)
+        note = f"; not listed: {', '.join(missing)}" if missing else "; every configured model is listed"
+        return f"{len(available)} models{note}"
+
+    def configured_models(self) -> list[str]:
+        return []
+
+
+class MistralChat(_MistralBase):
+    def __init__(self, *, models: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.models = dict(models or {})
+
+    def model_for(self, task: str) -> str:
+        return self.models.get(task) or self.models.get("conversation") or DEFAULT_MODEL
+
+    def configured_models(self) -> list[str]:
+        return [m for task, m in self.models.items() if task != "moderation"]
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        model = self.model_for(request.task)
+        seconds = self.deadlines.complete
+        response = await self._call(
+            lambda: self.client().chat.complete_async(
+                model=model,
+                messages=_messages(request),
+                timeout_ms=int(seconds * 1000),
+                **_options(request),
+            ),
+            seconds=seconds,
+            what="chat completion",
+        )
+        if not response.choices:
+            raise ProviderBadResponse("Mistral returned no choices.", provider=PROVIDER)
+        return ChatResult(
+            text=_text(response.choices[0].message.content),
+            model=response.model or model,
+            usage=_usage(response.usage),
+        )
+
+    async def parse(self, request: ChatRequest, schema: type[SchemaT]) -> ParsedResult[SchemaT]:
+        model = self.model_for(request.task)
+        seconds = self.deadlines.structured
+        response_format = response_format_from_pydantic_model(schema)
+        problem = ""
+        for _ in range(2):  # invalid output is retried once
+            response = await self._call(
+                lambda: self.client().chat.complete_async(
+                    model=model,
+                    messages=_messages(request),
+                    response_format=response_format,
+                    timeout_ms=int(seconds * 1000),
+                    **_options(request),
+                ),
+                seconds=seconds,
+                what="structured output",
+            )
+            raw = _text(response.choices[0].message.content) if response.choices else ""
+            try:
+                value = schema.model_validate(json.loads(raw))
+            except (json.JSONDecodeError, ValidationError) as exc:
+                problem = describe(exc)
+                continue
+            return ParsedResult(value=value, model=response.model or model, usage=_usage(response.usage))
+        raise ProviderBadResponse(
+            f"Mistral's {schema.__name__} did not match the schema twice ({problem}).", provider=PROVIDER
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        model = self.model_for(request.task)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        first_deadline = start + self.deadlines.first_token
+        total_deadline = start + self.deadlines.stream_total
+
+        # HTTP errors surface when the stream is opened: those are retried, but
+        # only within the first-token deadline, since the person is waiting.
+        try:
+            async with asyncio.timeout_at(first_deadline):
+                events = await self._call(
+                    lambda: self.client().chat.stream_async(
+                        model=model,
+                        messages=_messages(request),
+                        timeout_ms=int(self.deadlines.stream_total * 1000),
+                        **_options(request),
+                    ),
+                    seconds=self.deadlines.first_token,
+                    what="streamed chat",
+                )
+        except TimeoutError:
+            raise ProviderUnavailable(
+                f"Mistral did not start answering within {self.deadlines.first_token:g} s.", provider=PROVIDER
+            ) from None
+
+        usage: Usage | None = None
+        reply_model = model
+        try:
+            async with contextlib.aclosing(
+                iterate_with_deadlines(
+                    aiter(events),
+                    first_deadline=first_deadline,
+                    total_deadline=total_deadline,
+                    provider=PROVIDER,
+                    what="streamed chat",
+                    is_first=lambda event: bool(event.data.choices and event.data.choices[0].delta.content),
+                )
+            ) as chunks:
+                async for event in chunks:
+                    chunk = event.data
+                    reply_model = chunk.model or reply_model
+                    if chunk.usage is not None:
+                        usage = _usage(chunk.usage)
+                    for choice in chunk.choices:
+                        text = _text(choice.delta.content)
+                        if text:
+                            yield ChatDelta(text)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+                raise
+            raise map_error(exc) from exc
+        finally:
+            with contextlib.suppress(Exception):
+                await events.close()
+        yield ChatDelta("", usage=usage or Usage(), model=reply_model)
+
+
+# Agent ids by (server, key, model): an agent is created once per process.
+_image_agents: dict[tuple[str | None, str, str], str] = {}
+
+
+class MistralImage(_MistralBase):
+    def __init__(self, *, model: str = "mistral-medium-latest", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self._agent_lock: PerLoop[asyncio.Lock] = PerLoop(asyncio.Lock)
+
+    def configured_models(self) -> list[str]:
+        return [self.model]
+
+    async def agent_id(self) -> str:
+        key = (self.server_url, self.api_key, self.model)
+        async with self._agent_lock.get():
+            if key not in _image_agents:
+                agent = await self._call(
+                    lambda: self.client().beta.agents.create_async(
+                        model=self.model,
+                        name=IMAGE_AGENT_NAME,
+                        instructions=IMAGE_AGENT_INSTRUCTIONS,
+                        tools=[{"type": "image_generation"}],
+                        timeout_ms=int(self.deadlines.complete * 1000),
+                    ),
+                    seconds=self.deadlines.complete,
+                    what="image agent creation",
+                )
+                _image_agents[key] = agent.id
+            return _image_agents[key]
+
+    async def generate(self, prompt: str, *, context: Mapping[str, Any] | None = None) -> ImageResult:
+        seconds = self.deadlines.image
+        try:
+            async with asyncio.timeout(seconds):
+                return await self._generate(prompt)
+        except TimeoutError:
+            raise ProviderUnavailable(f"Mistral image took longer than {seconds:g} s.", provider=PROVIDER) from None
+
+    async def _start_conversation(self, prompt: str) -> Any:
+        agent_id = await self.agent_id()
+        seconds = self.deadlines.image
+        return await self._call(
+            lambda: self.client().beta.conversations.start_async(
+                agent_id=agent_id, inputs=prompt, store=False, timeout_ms=int(seconds * 1000)
+            ),
+            seconds=seconds,
+            what="image generation",
+        )
+
+    async def _generate(self, prompt: str) -> ImageResult:
+        seconds = self.deadlines.image
+        try:
+            conversation = await self._start_conversation(prompt)
+        except ProviderBadResponse as error:
+            if getattr(error, "http_status", None) != 404:
+                raise
+            # The cached agent was deleted on Mistral's side: make a new one, once.
+            _image_agents.pop((self.server_url, self.api_key, self.model), None)
+            conversation = await self._start_conversation(prompt)
+        file_id, said = None, []
+        for entry in conversation.outputs:
+            content = getattr(entry, "content", None)
+            if getattr(entry, "type", None) != "message.output" or content is None:
+                continue
+            if isinstance(content, str):
+                said.append(content)
+                continue
+            for chunk in content:
+                if getattr(chunk, "type", None) == "tool_file" and file_id is None:
+                    file_id = chunk.file_id
+                elif getattr(chunk, "text", None):
+                    said.append(chunk.text)
+        if file_id is None:
+            reason = " ".join(said).strip()[:200] or "no tool_file in the conversation outputs"
+            raise ProviderBadResponse(f"Mistral made no image: {reason}", provider=PROVIDER)
+
+        async def download() -> bytes:
+            response = await self.client().files.download_async(file_id=file_id, timeout_ms=int(seconds * 1000))
+            try:
+                return await response.aread()
+            finally:
+                await response.aclose()
+
+        data = await self._call(download, seconds=seconds, what="image download")
+        content_type = sniff_image_type(data)
+        if content_type is None:
+            raise ProviderBadResponse("Mistral's image file is empty or not an image.", provider=PROVIDER)
+        return ImageResult(data=data, content_type=content_type, model=self.model)
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def build_chat() -> MistralChat:
+    from django.conf import settings
+
+    return MistralChat(
+        api_key=settings.MISTRAL_API_KEY,
+        server_url=settings.MISTRAL_SERVER_URL,
+        models=settings.MISTRAL_MODELS,
+        deadlines=Deadlines.from_settings(),
+        retry=RetryPolicy.from_settings(),
+    )
+
+
+def build_image() -> MistralImage:
+    from django.conf import settings
+
+    return MistralImage(
+        api_key=settings.MISTRAL_API_KEY,
+        server_url=settings.MISTRAL_SERVER_URL,
+        model=settings.MISTRAL_IMAGE_MODEL,
+        deadlines=Deadlines.from_settings(),
+        retry=RetryPolicy.from_settings(),
+    )

@@ -1,0 +1,251 @@
+"""Deadlines, retries and error mapping shared by the vendor adapters.
+
+Retrying happens here and only here: every adapter builds its SDK client with
+the SDK's own retries switched off, maps each failure to the ``ProviderError``
+family, and lets ``with_retries`` decide whether to try again (429, 5xx,
+connection errors, timeouts), waiting with exponential backoff and jitter, or
+as long as ``Retry-After`` asks when that fits in the time budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from futureself.providers.base import (
+    ProviderBadResponse,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderRateLimited,
+    ProviderUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+# --- configuration -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to retry one call.
+
+    ``attempts`` counts the first try; ``max_seconds`` bounds the whole call
+    including waits (a Retry-After that does not fit is not waited for).
+    """
+
+    attempts: int = 3
+    base_seconds: float = 0.5
+    max_seconds: float = 20.0
+    max_backoff_seconds: float = 8.0
+
+    @classmethod
+    def from_settings(cls) -> RetryPolicy:
+        from django.conf import settings
+
+        return cls(
+            attempts=max(1, settings.PROVIDER_RETRY_ATTEMPTS),
+            base_seconds=settings.PROVIDER_RETRY_BASE_SECONDS,
+            max_seconds=settings.PROVIDER_RETRY_MAX_SECONDS,
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Wait before retry number ``attempt`` (1-based): exponential with jitter."""
+        ceiling = min(self.max_backoff_seconds, self.base_seconds * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """Seconds allowed per kind of call (``PROVIDER_TIMEOUTS``)."""
+
+    first_token: float = 10.0
+    stream_total: float = 90.0
+    complete: float = 30.0
+    structured: float = 60.0
+    stt: float = 30.0
+    stt_final: float = 5.0
+    tts_first_chunk: float = 5.0
+    image: float = 90.0
+
+    @classmethod
+    def from_settings(cls) -> Deadlines:
+        from django.conf import settings
+
+        return cls.from_mapping(settings.PROVIDER_TIMEOUTS)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, float]) -> Deadlines:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: float(v) for k, v in values.items() if k in known})
+
+
+# --- per-loop clients ------------------------------------------------------------
+
+
+class PerLoop[C]:
+    """One SDK client per running event loop.
+
+    SDK async clients hold connection pools bound to the loop they first ran
+    on; ``async_to_sync`` runs each call on a fresh loop, so a module-global
+    client would break on the second call.
+    """
+
+    def __init__(self, factory: Callable[[], C]) -> None:
+        self._factory = factory
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, C] = weakref.WeakKeyDictionary()
+
+    def get(self) -> C:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._factory()
+            self._clients[loop] = client
+        return client
+
+
+# --- error mapping ------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def error_for_status(
+    status: int,
+    *,
+    provider: str,
+    key_setting: str,
+    headers: Mapping[str, str] | None = None,
+    detail: str = "",
+) -> ProviderError:
+    """The ProviderError for an HTTP error status from ``provider``."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    suffix = f": {detail[:200]}" if detail else ""
+    if status in (401, 403):
+        return ProviderNotConfigured(
+            f"{provider} rejected the API key (HTTP {status}); check {key_setting}.", provider=provider
+        )
+    if status == 429:
+        return ProviderRateLimited(
+            f"{provider} is rate limiting requests (HTTP 429).",
+            provider=provider,
+            retry_after=parse_retry_after(headers.get("retry-after")),
+        )
+    if status == 408 or status >= 500:
+        return ProviderUnavailable(
+            f"{provider} is unavailable (HTTP {status}){suffix}",
+            provider=provider,
+            retry_after=parse_retry_after(headers.get("retry-after")),
+        )
+    error = ProviderBadResponse(f"{provider} refused the request (HTTP {status}){suffix}", provider=provider)
+    error.retryable = False  # the same request would be refused again
+    error.http_status = status  # type: ignore[attr-defined]  # lets an adapter react to a 404
+    return error
+
+
+def transport_error(exc: BaseException, *, provider: str) -> ProviderError | None:
+    """A ProviderError for timeouts and connection failures of any HTTP/WS library, else None."""
+    kinds = {c.__module__.split(".")[0] for c in type(exc).__mro__}
+    name = type(exc).__name__
+    if isinstance(exc, TimeoutError) or (kinds & {"httpx", "httpx2", "httpcore"} and "Timeout" in name):
+        return ProviderUnavailable(f"{provider} did not answer in time ({name}).", provider=provider)
+    if kinds & {"httpx", "httpx2", "httpcore", "websockets", "aiohttp"} or isinstance(exc, OSError):
+        return ProviderUnavailable(f"Could not reach {provider} ({name}).", provider=provider)
+    return None
+
+
+# --- deadlines and retries --------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _deadline_error(what: str, seconds: float, provider: str) -> Iterator[None]:
+    try:
+        yield
+    except TimeoutError:
+        raise ProviderUnavailable(f"{provider} {what} took longer than {seconds:g} s.", provider=provider) from None
+
+
+async def within[T](seconds: float, awaitable: Awaitable[T], *, what: str, provider: str) -> T:
+    """Await with a deadline; a missed deadline is ProviderUnavailable."""
+    with _deadline_error(what, seconds, provider):
+        async with asyncio.timeout(seconds):
+            return await awaitable
+
+
+async def with_retries[T](
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    provider: str,
+    what: str = "call",
+) -> T:
+    """Run ``attempt`` until it succeeds, retrying retryable ProviderErrors within the policy."""
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + policy.max_seconds
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            return await attempt()
+        except ProviderError as error:
+            # Only outages are worth another try; a refusal or garbage would repeat.
+            transient = isinstance(error, ProviderUnavailable | ProviderRateLimited)
+            if not (transient and error.retryable) or tries >= policy.attempts:
+                raise
+            wait = error.retry_after if error.retry_after is not None else policy.backoff(tries)
+            if loop.time() + wait > give_up_at:
+                raise
+            logger.info("%s %s failed (%s); retry %d in %.2f s", provider, what, error.code, tries, wait)
+            await asyncio.sleep(wait)
+
+
+async def iterate_with_deadlines[I](
+    items: AsyncIterator[I],
+    *,
+    first_deadline: float,
+    total_deadline: float,
+    provider: str,
+    what: str,
+    is_first: Callable[[I], bool] = lambda item: True,
+) -> AsyncIterator[I]:
+    """Re-yield ``items`` until the loop times ``first_deadline`` (for the first
+    item accepted by ``is_first``) and ``total_deadline`` (for all of them)."""
+    got_first = False
+    while True:
+        deadline = total_deadline if got_first else min(first_deadline, total_deadline)
+        label = what if got_first else f"{what} (first output)"
+        try:
+            async with asyncio.timeout_at(deadline):
+                item = await anext(items)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise ProviderUnavailable(f"{provider} {label} missed its deadline.", provider=provider) from None
+        if not got_first and is_first(item):
+            got_first = True
+        yield item
+
+
+def describe(exc: BaseException) -> str:
+    """Short, key-free description of an unexpected exception for error messages."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__

@@ -1,0 +1,319 @@
+"""Contract tests: the real mistralai client against the local vendor fake."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+from pydantic import BaseModel, Field
+
+from futureself.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    ProviderBadResponse,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+)
+from futureself.providers.mistral import MistralChat, MistralImage
+from futureself.providers.resilience import Deadlines, RetryPolicy
+from tests.vendor_fakes import Fault, Image, Malformed, NoImage, Stall
+from tests.vendor_fakes.samples import png
+
+# Generous only for images: the SDK imports its agent models lazily on first use (about 1.5 s).
+FAST = Deadlines(first_token=0.5, stream_total=1.5, complete=0.5, structured=0.5, image=5)
+QUICK_RETRIES = RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=3)
+MODELS = {"interview": "mistral-small-latest", "profile": "mistral-medium-latest"}
+
+
+class Plan(BaseModel):
+    title: str
+    steps: list[str] = Field(min_length=1)
+    years: int
+
+
+def chat(fake, **overrides) -> MistralChat:
+    options = {"api_key": "test-key", "server_url": fake.base_url, "models": MODELS, "deadlines": FAST}
+    options["retry"] = QUICK_RETRIES
+    return MistralChat(**{**options, **overrides})
+
+
+def request(task: str = "interview", text: str = "I am thinking about moving abroad.") -> ChatRequest:
+    return ChatRequest(
+        task=task,
+        messages=[ChatMessage("system", "You are a careful interviewer."), ChatMessage("user", text)],
+        temperature=0.3,
+    )
+
+
+async def test_complete_returns_the_reply_with_model_and_usage(vendor_fake):
+    vendor_fake.script("mistral.chat", "What draws you there?")
+
+    result = await chat(vendor_fake).complete(request())
+
+    assert result.text == "What draws you there?"
+    assert result.model == "mistral-small-latest"
+    assert result.usage.output_tokens == 4
+    sent = vendor_fake.last("mistral.chat")
+    assert sent.headers["Authorization"] == "Bearer test-key"
+    assert sent.json["model"] == "mistral-small-latest"
+    assert sent.json["temperature"] == 0.3
+    assert sent.json["messages"] == [
+        {"role": "system", "content": "You are a careful interviewer."},
+        {"role": "user", "content": "I am thinking about moving abroad."},
+    ]
+
+
+async def test_the_task_picks_the_model_from_settings(vendor_fake):
+    await chat(vendor_fake).complete(request(task="profile"))
+
+    assert vendor_fake.last("mistral.chat").json["model"] == "mistral-medium-latest"
+
+
+async def test_stream_yields_text_deltas_then_usage_and_model(vendor_fake):
+    vendor_fake.script("mistral.chat", "It will be all right, mostly.")
+
+    deltas = [d async for d in chat(vendor_fake).stream(request())]
+
+    assert "".join(d.text for d in deltas) == "It will be all right, mostly."
+    assert len([d for d in deltas if d.text]) == 6
+    assert deltas[-1].usage is not None
+    assert deltas[-1].usage.output_tokens == 6
+    assert deltas[-1].model == "mistral-small-latest"
+    assert vendor_fake.last("mistral.chat").json["stream"] is True
+
+
+async def test_parse_sends_the_json_schema_and_returns_a_validated_instance(vendor_fake):
+    vendor_fake.script("mistral.chat", {"title": "Lisbon", "steps": ["learn Portuguese"], "years": 5})
+
+    result = await chat(vendor_fake).parse(request(task="profile"), Plan)
+
+    assert result.value == Plan(title="Lisbon", steps=["learn Portuguese"], years=5)
+    response_format = vendor_fake.last("mistral.chat").json["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["name"] == "Plan"
+    assert response_format["json_schema"]["strict"] is True
+    schema = response_format["json_schema"]["schema"]
+    assert set(schema["properties"]) == {"title", "steps", "years"}
+    assert schema["additionalProperties"] is False
+
+
+async def test_parse_retries_invalid_output_once_then_succeeds(vendor_fake):
+    vendor_fake.script("mistral.chat", {"title": "Lisbon"}, {"title": "Porto", "steps": ["move"], "years": 3})
+
+    result = await chat(vendor_fake).parse(request(task="profile"), Plan)
+
+    assert result.value.title == "Porto"
+    assert len(vendor_fake.received("mistral.chat")) == 2
+
+
+async def test_parse_reports_a_bad_response_after_two_invalid_outputs(vendor_fake):
+    vendor_fake.script("mistral.chat", "not json at all", {"title": "Lisbon", "steps": [], "years": 2})
+
+    with pytest.raises(ProviderBadResponse, match="Plan"):
+        await chat(vendor_fake).parse(request(task="profile"), Plan)
+    assert len(vendor_fake.received("mistral.chat")) == 2
+
+
+async def test_parse_with_nothing_scripted_gets_a_schema_valid_default(vendor_fake):
+    result = await chat(vendor_fake).parse(request(task="profile"), Plan)
+
+    assert result.value.steps
+
+
+async def test_a_rejected_key_is_not_configured_and_names_the_setting(vendor_fake):
+    vendor_fake.script("mistral.chat", Fault(401))
+
+    with pytest.raises(ProviderNotConfigured, match="MISTRAL_API_KEY") as caught:
+        await chat(vendor_fake).complete(request())
+    assert caught.value.retryable is False
+    assert len(vendor_fake.received("mistral.chat")) == 1
+
+
+async def test_rate_limit_waits_as_retry_after_asks_then_succeeds(vendor_fake):
+    vendor_fake.script("mistral.chat", Fault(429, retry_after=0.3), "Fine now.")
+
+    started = time.perf_counter()
+    result = await chat(vendor_fake).complete(request())
+
+    assert result.text == "Fine now."
+    assert time.perf_counter() - started >= 0.3
+    assert len(vendor_fake.received("mistral.chat")) == 2
+
+
+async def test_server_errors_are_retried_then_reported_unavailable(vendor_fake):
+    vendor_fake.script("mistral.chat", Fault(500), Fault(502), Fault(503), "too late")
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        await chat(vendor_fake).complete(request())
+    assert caught.value.retryable is True
+    assert len(vendor_fake.received("mistral.chat")) == 3
+
+
+async def test_a_server_error_then_success_is_invisible_to_the_caller(vendor_fake):
+    vendor_fake.script("mistral.chat", Fault(500), "Recovered.")
+
+    assert (await chat(vendor_fake).complete(request())).text == "Recovered."
+
+
+async def test_a_stalled_completion_misses_its_deadline(vendor_fake):
+    vendor_fake.script("mistral.chat", Stall(), Stall(), Stall())
+    slow = chat(vendor_fake, deadlines=Deadlines(complete=0.2), retry=RetryPolicy(attempts=1))
+
+    started = time.perf_counter()
+    with pytest.raises(ProviderUnavailable, match="longer than"):
+        await slow.complete(request())
+    assert time.perf_counter() - started < 1.5
+
+
+async def test_a_stream_that_never_starts_misses_the_first_token_deadline(vendor_fake):
+    vendor_fake.script("mistral.chat", Stall(), Stall(), Stall())
+    slow = chat(vendor_fake, deadlines=Deadlines(first_token=0.3, stream_total=5))
+
+    started = time.perf_counter()
+    with pytest.raises(ProviderUnavailable):
+        [d async for d in slow.stream(request())]
+    assert time.perf_counter() - started < 1.5
+
+
+async def test_a_stream_that_stops_midway_misses_the_whole_stream_deadline(vendor_fake):
+    vendor_fake.script("mistral.chat", Stall(after=2))
+    slow = chat(vendor_fake, deadlines=Deadlines(first_token=0.5, stream_total=0.6))
+    received: list[str] = []
+
+    async def consume() -> None:
+        async for delta in slow.stream(request()):
+            received.append(delta.text)
+
+    with pytest.raises(ProviderUnavailable, match="deadline"):
+        await consume()
+    assert "".join(received).strip()
+
+
+async def test_a_stream_rejected_with_401_is_not_configured(vendor_fake):
+    vendor_fake.script("mistral.chat", Fault(401))
+
+    with pytest.raises(ProviderNotConfigured):
+        [d async for d in chat(vendor_fake).stream(request())]
+
+
+async def test_a_stream_opening_with_500_is_retried(vendor_fake):
+    vendor_fake.script("mistral.chat", Fault(500), "Second time lucky.")
+
+    deltas = [d async for d in chat(vendor_fake).stream(request())]
+
+    assert "".join(d.text for d in deltas) == "Second time lucky."
+
+
+async def test_a_malformed_completion_is_a_bad_response(vendor_fake):
+    vendor_fake.script("mistral.chat", Malformed())
+
+    with pytest.raises(ProviderBadResponse):
+        await chat(vendor_fake).complete(request())
+
+
+async def test_a_malformed_stream_chunk_is_a_bad_response(vendor_fake):
+    vendor_fake.script("mistral.chat", Malformed())
+
+    with pytest.raises(ProviderBadResponse):
+        [d async for d in chat(vendor_fake).stream(request())]
+
+
+async def test_an_unreachable_server_is_unavailable():
+    closed = MistralChat(
+        api_key="k", server_url="http://127.0.0.1:9", models=MODELS, retry=RetryPolicy(attempts=2, base_seconds=0.01)
+    )
+
+    with pytest.raises(ProviderUnavailable):
+        await closed.complete(request())
+
+
+def test_a_missing_key_is_not_configured():
+    with pytest.raises(ProviderNotConfigured, match="MISTRAL_API_KEY"):
+        MistralChat(api_key="", models=MODELS)
+
+
+# --- images ---------------------------------------------------------------------
+
+
+def painter(fake, **overrides) -> MistralImage:
+    # A key of its own per test: agent ids are cached per process and key.
+    options = {
+        "api_key": f"test-key-{uuid.uuid4().hex}",
+        "server_url": fake.base_url,
+        "deadlines": FAST,
+        "retry": QUICK_RETRIES,
+    }
+    return MistralImage(model="mistral-medium-latest", **{**options, **overrides})
+
+
+async def test_image_goes_through_an_agent_with_the_image_tool_and_downloads_the_file(vendor_fake):
+    portrait = png((10, 20, 30))
+    vendor_fake.script("mistral.conversations", Image(portrait))
+
+    result = await painter(vendor_fake).generate("A calm woman of 60 in a garden, warm light")
+
+    assert result.data == portrait
+    assert result.content_type == "image/png"
+    agent = vendor_fake.last("mistral.agents").json
+    assert agent["tools"] == [{"type": "image_generation"}]
+    assert agent["model"] == "mistral-medium-latest"
+    started = vendor_fake.last("mistral.conversations").json
+    assert started["inputs"] == "A calm woman of 60 in a garden, warm light"
+    assert started["agent_id"].startswith("ag_")
+    assert vendor_fake.last("mistral.files").path.endswith("/content")
+
+
+async def test_the_image_agent_is_created_once_per_process(vendor_fake):
+    image = painter(vendor_fake)
+    await image.generate("first")
+    await painter(vendor_fake, api_key=image.api_key).generate("second")
+
+    assert len(vendor_fake.received("mistral.agents")) == 1
+    assert len(vendor_fake.received("mistral.conversations")) == 2
+
+
+async def test_a_vanished_image_agent_is_created_again(vendor_fake):
+    image = painter(vendor_fake)
+    await image.generate("first")
+    vendor_fake.agents.clear()  # deleted on the vendor's side
+
+    result = await image.generate("second")
+
+    assert result.content_type == "image/png"
+    assert len(vendor_fake.received("mistral.agents")) == 2
+    agent_ids = [r.json["agent_id"] for r in vendor_fake.received("mistral.conversations")]
+    assert agent_ids[1] == agent_ids[0] != agent_ids[2]
+
+
+async def test_no_image_in_the_conversation_is_a_bad_response_with_the_reason(vendor_fake):
+    vendor_fake.script("mistral.conversations", NoImage(text="I cannot draw real people."))
+
+    with pytest.raises(ProviderBadResponse, match="cannot draw real people"):
+        await painter(vendor_fake).generate("a portrait")
+
+
+async def test_an_empty_image_file_is_a_bad_response(vendor_fake):
+    vendor_fake.script("mistral.files", b"")
+
+    with pytest.raises(ProviderBadResponse, match="not an image"):
+        await painter(vendor_fake).generate("a portrait")
+
+
+async def test_image_generation_rejected_key_is_not_configured(vendor_fake):
+    vendor_fake.script("mistral.agents", Fault(403))
+
+    with pytest.raises(ProviderNotConfigured, match="MISTRAL_API_KEY"):
+        await painter(vendor_fake, api_key="another-key").generate("a portrait")
+
+
+def test_one_adapter_serves_successive_event_loops(vendor_fake):
+    """Services call adapters through async_to_sync, a new loop each time."""
+    adapter = chat(vendor_fake)
+    vendor_fake.script("mistral.chat", "One.", "Two.")
+
+    first = async_to_sync(adapter.complete)(request())
+    second = async_to_sync(adapter.complete)(request())
+
+    assert (first.text, second.text) == ("One.", "Two.")
