@@ -33,7 +33,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -312,6 +312,9 @@ class VoicePipeline:
         self.tts_concurrency = max(1, settings.VOICE_TTS_CONCURRENCY)
         self.utterance: Utterance | None = None
         self.turn_task: asyncio.Task | None = None
+        # True from the moment a turn is accepted until its last event (reply.end, safety or error) is sent;
+        # bookkeeping after that (budget charge, memory fold) never makes the next turn wait.
+        self.turn_open = False
         self.run: ReplyRun | None = None
         self.memory_task: asyncio.Task | None = None
 
@@ -321,7 +324,17 @@ class VoicePipeline:
 
     @property
     def busy(self) -> bool:
-        return self.turn_task is not None and not self.turn_task.done()
+        return self.turn_open and self.turn_task is not None and not self.turn_task.done()
+
+    def _begin_turn(self, work: Coroutine[Any, Any, None]) -> None:
+        self.run = None
+        self.turn_open = True
+        self.turn_task = asyncio.create_task(work)
+
+    async def _conclude(self, payload: dict[str, Any]) -> None:
+        """Send the turn's last event: from here on the connection takes the next turn."""
+        self.turn_open = False
+        await self.send_json(payload)
 
     # -- admission --
 
@@ -353,7 +366,7 @@ class VoicePipeline:
         await self.ensure_open()
         await self.admit()
         message = await self.engine.add_user_message(self.conversation.pk, text)
-        self.turn_task = asyncio.create_task(self._answer(message, received_at, {}, input_mode="text"))
+        self._begin_turn(self._answer(message, received_at, {}, input_mode="text"))
 
     async def retry(self, received_at: float) -> None:
         self.ensure_idle()
@@ -361,7 +374,7 @@ class VoicePipeline:
         if await self.engine.pending_user_message(self.conversation.pk) is None:
             raise FrameError("nothing_to_retry", "Every message already has a reply.")
         await self.admit()
-        self.turn_task = asyncio.create_task(self._reply(received_at, {}))
+        self._begin_turn(self._reply(received_at, {}))
 
     # -- spoken turns --
 
@@ -417,18 +430,18 @@ class VoicePipeline:
                 f"{settings.VOICE_MIN_UTTERANCE_MS} ms).",
             )
         self.ensure_idle()
-        self.turn_task = asyncio.create_task(self._voice_turn(utterance, received_at))
+        self._begin_turn(self._voice_turn(utterance, received_at))
 
     async def _voice_turn(self, utterance: Utterance, received_at: float) -> None:
         try:
             transcript = await utterance.transcribe()
         except ProviderNotConfigured:
-            await self.send_json(
+            await self._conclude(
                 FrameError("provider_not_configured", _stt_unconfigured_message(), stage="stt").event()
             )
             return
         except ProviderError as exc:
-            await self.send_json(
+            await self._conclude(
                 FrameError(
                     exc.code,
                     "We could not make out what you said just now. Try again, or type your message.",
@@ -443,7 +456,7 @@ class VoicePipeline:
         timings = {"stt_ms": _ms(received_at, time.perf_counter())}
         text = transcript.text.strip()[: settings.MESSAGE_MAX_CHARS]
         if not text:
-            await self.send_json(
+            await self._conclude(
                 FrameError("nothing_heard", "We did not hear any words. Try again, a little closer to the mic.").event()
             )
             return
@@ -464,7 +477,7 @@ class VoicePipeline:
         )
         if outcome.flagged:
             await database_sync_to_async(services.message_flag_unsafe)(message_id=message.pk)
-            await self.send_json({**outcome.ws_event, "message_id": str(message.pk)})
+            await self._conclude({**outcome.ws_event, "message_id": str(message.pk)})
             return
         await self._reply(received_at, timings)
 
@@ -475,7 +488,7 @@ class VoicePipeline:
         try:
             await self._stream_reply(run)
         except ProviderError as exc:
-            await self.send_json(
+            await self._conclude(
                 FrameError(
                     exc.code,
                     "Your future self could not answer just now. "
@@ -487,7 +500,7 @@ class VoicePipeline:
             return
         end = await reply.finish(text=run.text, extra_timings=self._timings(run))
         run.end_sent = True
-        await self.send_json(end_payload(end))
+        await self._conclude(end_payload(end))
         await abudget_charge(owner=self.owner, kind="llm_tokens", amount=reply.tokens_used())
         self._schedule_memory_fold()
 
@@ -606,8 +619,9 @@ class VoicePipeline:
         """Cancel the turn in progress (transcription, LLM and every TTS stream), save the reply's
         shown text as interrupted and send its ``reply.end``; nothing of that reply follows it."""
         task = self.turn_task
-        if task is None or task.done():
+        if task is None or task.done() or not self.turn_open:
             return
+        self.turn_open = False
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         run = self.run

@@ -323,7 +323,7 @@ async def test_disconnecting_mid_reply_saves_the_partial_reply_as_interrupted(
     alice, conversation, connect_as, fake_chat
 ):
     fake_chat.chunk_delay = 0.05
-    fake_chat.enqueue([f"w{i} " for i in range(100)])
+    fake_chat.enqueue([f"w{i}. " for i in range(100)])
     communicator = await connect_as(alice)
     await start(communicator, conversation)
     await communicator.send_json_to({"type": "text", "text": "Talk"})
