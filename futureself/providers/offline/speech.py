@@ -331,6 +331,8 @@ class OfflineTextToSpeech:
             await _stop(process)
 
     async def _pcm_chunks(self, process: asyncio.subprocess.Process, text: str) -> AsyncIterator[bytes]:
+        # espeak-ng reads all of stdin before it speaks (checked with 128 kB),
+        # so writing first cannot deadlock against a full stdout.
         process.stdin.write(text.encode())
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             await process.stdin.drain()
