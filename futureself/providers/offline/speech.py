@@ -153,9 +153,11 @@ def parse_wav_header(data: bytes) -> tuple[WavFormat, int] | None:
         if len(data) < body + size:
             return None
         if chunk_id == b"fmt ":
+            if size < 16:
+                raise ValueError("WAV format chunk too short")
             tag, channels, rate = struct.unpack_from("<HHI", data, body)
             bits = struct.unpack_from("<H", data, body + 14)[0]
-            if tag != 1 or bits != 16 or channels < 1:
+            if tag != 1 or bits != 16 or channels < 1 or rate < 1:
                 raise ValueError(f"unsupported WAV encoding (tag {tag}, {bits} bits)")
             fmt = WavFormat(channels=channels, sample_rate=rate, bits=bits)
         offset = body + size + (size & 1)

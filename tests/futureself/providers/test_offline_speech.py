@@ -180,6 +180,18 @@ def test_converter_rejects_what_is_not_wav():
         PcmConverter().feed(b"this is plain text, not audio at all")
 
 
+def test_converter_rejects_wav_that_is_not_16_bit_pcm():
+    eight_bit = io.BytesIO()
+    with wave.open(eight_bit, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(1)
+        out.setframerate(22050)
+        out.writeframes(bytes(100))
+
+    with pytest.raises(ValueError, match="unsupported WAV encoding"):
+        PcmConverter().feed(eight_bit.getvalue())
+
+
 # --- text-to-speech with espeak-ng -------------------------------------------------
 
 
