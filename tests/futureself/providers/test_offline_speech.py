@@ -267,7 +267,8 @@ async def test_a_consumer_that_drops_the_stream_without_closing_it_still_stops_e
     assert spawned[0].returncode == -signal.SIGKILL
 
 
-async def test_blank_text_gives_no_audio_and_starts_nothing(spawned):
+async def test_blank_text_gives_no_audio_and_starts_nothing(spawned, settings):
+    settings.OFFLINE_ESPEAK_BINARY = "sleep"  # any installed binary: it must not be started
     assert await collect(OfflineTextToSpeech().stream("   ", voice_id="offline-f1")) == []
     assert spawned == []
 
