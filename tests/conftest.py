@@ -149,4 +149,3 @@ def fake_image():
     image = FakeImageGenerator()
     with registry.use_providers(image=image):
         yield image
-
