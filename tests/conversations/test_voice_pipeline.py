@@ -447,3 +447,22 @@ async def test_memory_stays_flat_over_200_spoken_turns(alice, conversation, conn
     growth = sum(s.size_diff for s in after.filter_traces(ours).compare_to(before.filter_traces(ours), "filename"))
     assert growth < 64 * 1024, f"{growth} bytes kept by the app over 160 turns"
     assert served == 200
+
+
+# --- offline --------------------------------------------------------------------------------------------
+
+
+async def test_offline_mode_speaks_through_espeak_in_the_format_it_supports(alice, conversation, connect_as, fake_chat):
+    if not registry.tts_available():
+        pytest.skip("espeak-ng is not installed")
+    fake_chat.enqueue("Hello from ten years on.")
+    communicator = await connect_as(alice)
+    ready = await start_voice(communicator, conversation, output_audio="mp3_44100_128")
+    assert (ready["voice_enabled"], ready["output_audio"], ready["voice_input"]) == (True, "pcm_16000", False)
+    await communicator.send_json_to({"type": "text", "text": "Hi"})
+    frames = await collect(communicator, timeout=10)
+    await communicator.disconnect()
+    assert next(e for e in events(frames) if e["type"] == "audio.start")["format"] == "pcm_16000"
+    spoken = b"".join(audio(frames))
+    assert len(spoken) > 16_000  # more than half a second of 16 kHz speech
+    assert len(spoken) % 2 == 0
