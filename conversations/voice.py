@@ -575,6 +575,8 @@ class VoicePipeline:
                     first = False
                     if chunk:
                         audio.put_nowait(chunk)
+                # The sentence is complete: the forwarder may move on before the bookkeeping below.
+                audio.put_nowait(_END)
                 run.tts_characters += len(text)
                 await abudget_charge(owner=self.owner, kind="tts_characters", amount=len(text))
         except (ProviderError, BudgetExceeded) as exc:
@@ -585,7 +587,7 @@ class VoicePipeline:
             logger.exception("speech synthesis failed")
             audio.put_nowait(_Failure(exc))
         finally:
-            audio.put_nowait(_END)
+            audio.put_nowait(_END)  # a second marker after a complete sentence is never read
 
     async def _forward_audio(self, run: ReplyRun) -> None:
         """Send the reply's audio: sentence by sentence, each chunk as soon as it arrives."""
