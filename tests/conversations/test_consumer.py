@@ -95,7 +95,7 @@ async def test_provider_calls_are_recorded_against_the_conversation(alice, conve
 
 async def test_interrupt_mid_stream_stores_the_partial_reply_as_interrupted(alice, conversation, connect_as, fake_chat):
     fake_chat.chunk_delay = 0.05
-    fake_chat.enqueue([f"word{i} " for i in range(100)])
+    fake_chat.enqueue([f"Sentence {i}. " for i in range(100)])
     communicator = await connect_as(alice)
     await start(communicator, conversation)
     await communicator.send_json_to({"type": "text", "text": "Tell me everything."})
