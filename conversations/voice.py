@@ -381,8 +381,9 @@ class VoicePipeline:
     async def audio_frame(self, data: bytes) -> None:
         """One binary frame of the current utterance; the first frame of an utterance barges in."""
         if len(data) > self.max_frame:
-            if self.utterance is not None:
-                self.utterance.rejected = True
+            if self.utterance is None:
+                self.utterance = Utterance(stt=None, input_format=self.input_format)
+            await self._reject_utterance()
             raise FrameError(
                 "audio_too_large", f"An audio frame can be at most {self.max_frame} bytes; send smaller frames."
             )
@@ -411,7 +412,7 @@ class VoicePipeline:
     async def _reject_utterance(self) -> None:
         """Drop the utterance's audio and ignore its remaining frames until ``audio.end``."""
         utterance = self.utterance
-        if utterance is not None and not utterance.rejected:
+        if utterance is not None:
             utterance.rejected = True
             await utterance.aclose()
 

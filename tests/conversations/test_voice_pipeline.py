@@ -323,6 +323,8 @@ async def test_an_oversize_frame_is_rejected_without_any_provider_call(
     await communicator.send_to(bytes_data=bytes(settings.VOICE_MAX_FRAME_BYTES + 2))
     error = await communicator.receive_json_from(3)
     assert error["code"] == "audio_too_large"
+    await speak(communicator)  # the rest of that utterance and its audio.end are ignored
+    assert await communicator.receive_nothing(0.2)
     await communicator.send_json_to({"type": "audio.end"})
     assert (await communicator.receive_json_from(3))["code"] == "no_audio"
     await communicator.disconnect()
