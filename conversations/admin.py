@@ -7,13 +7,42 @@ from futureself.admin import ProviderCallInline, provider_usage_summary
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
-    fields = ("position", "role", "text", "input_mode", "interrupted", "audio_duration_ms", "timings", "created_at")
+    fields = (
+        "position",
+        "role",
+        "text",
+        "input_mode",
+        "interrupted",
+        "safety_flagged",
+        "audio_duration_ms",
+        "latency",
+        "created_at",
+    )
     readonly_fields = fields
     ordering = ("position",)
     can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="timings (ms)")
+    def latency(self, obj: Message) -> str:
+        return timings_summary(obj.timings)
+
+
+TIMING_LABELS = (
+    ("stt_ms", "speech-to-text"),
+    ("llm_first_token_ms", "first token"),
+    ("tts_first_audio_ms", "TTS first audio"),
+    ("first_audio_ms", "first audio sent"),
+    ("total_ms", "total"),
+)
+
+
+def timings_summary(timings: dict) -> str:
+    """The reply's latency breakdown in one line, e.g. "speech-to-text 310 · first token 420 · …"."""
+    parts = [f"{label} {timings[key]}" for key, label in TIMING_LABELS if timings.get(key) is not None]
+    return " · ".join(parts) or "—"
 
 
 class DebriefInline(admin.StackedInline):
@@ -56,14 +85,29 @@ class MessageAdmin(admin.ModelAdmin):
         "role",
         "input_mode",
         "interrupted",
+        "stt_ms",
         "llm_first_token_ms",
+        "tts_first_audio_ms",
+        "first_audio_ms",
         "total_ms",
         "created_at",
     )
-    list_filter = ("role", "input_mode", "interrupted", "created_at")
+    list_filter = ("role", "input_mode", "interrupted", "safety_flagged", "created_at")
     search_fields = ("=conversation__id",)
     raw_id_fields = ("conversation",)
     readonly_fields = ("timings",)
+
+    @admin.display(description="STT (ms)")
+    def stt_ms(self, obj: Message):
+        return obj.timings.get("stt_ms")
+
+    @admin.display(description="TTS first audio (ms)")
+    def tts_first_audio_ms(self, obj: Message):
+        return obj.timings.get("tts_first_audio_ms")
+
+    @admin.display(description="first audio sent (ms)")
+    def first_audio_ms(self, obj: Message):
+        return obj.timings.get("first_audio_ms")
 
     @admin.display(description="first token (ms)")
     def llm_first_token_ms(self, obj: Message):

@@ -1,10 +1,9 @@
-"""The ``/conversation/stream`` WebSocket: a thin relay to the conversation engine.
+"""The ``/conversation/stream`` WebSocket: a thin relay to the voice pipeline.
 
-It parses frames, authenticates, checks ownership through the selector, and
-relays to ``ConversationEngine``; the protocol is documented in
-``docs/protocol.md``. Each reply runs as one asyncio task (``self.reply_task``)
-so that an interrupt (or, with voice, barge-in) can cancel all of its work at
-once. Binary frames are reserved for audio (voice issue).
+It parses frames (JSON control messages and binary audio), authenticates,
+checks ownership through the selector, and hands each turn to
+``VoicePipeline``, which sends the events back; the protocol is documented in
+``docs/protocol.md``.
 """
 
 from __future__ import annotations
@@ -24,9 +23,10 @@ from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 
 from conversations import services
-from conversations.engine import ConversationEngine, Reply, ReplyEnd, ReplyEvent
+from conversations.engine import ConversationEngine
 from conversations.models import Conversation
 from conversations.selectors import conversation_get_for_owner
+from conversations.voice import INPUT_AUDIO_FORMATS, FrameError, VoicePipeline, choose_output_format
 from futureself.auth import user_for_token
 from futureself.ownership import Owner, owner_from_scope
 from futureself.providers import registry
@@ -40,15 +40,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_START_TIMEOUT = 4408
 OUTPUT_AUDIO_FORMATS = ("mp3_44100_128", "pcm_16000", "none")
 
-
-class FrameError(Exception):
-    """A frame the consumer refuses; the connection stays usable."""
-
-    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
+__all__ = ["ConversationConsumer", "FrameError", "avatar_url"]
 
 
 def avatar_url(future_self) -> str | None:
@@ -70,6 +62,7 @@ def _history(conversation: Conversation) -> list[dict[str, Any]]:
             "input_mode": m.input_mode,
             "timings": m.timings,
             "created_at": m.created_at.isoformat(),
+            "safety_flagged": m.safety_flagged,
         }
         for m in conversation.messages.order_by("position")
     ]
@@ -93,8 +86,30 @@ def _ready_payload(conversation: Conversation) -> dict[str, Any]:
         },
         "voice_enabled": False,
         "history": history,
-        "awaiting_reply": bool(history) and history[-1]["role"] == "user",
+        "awaiting_reply": bool(history) and history[-1]["role"] == "user" and not history[-1]["safety_flagged"],
     }
+
+
+def _provider(getter) -> Any:
+    """The configured provider, or None when it cannot be built (no key, offline part missing)."""
+    try:
+        return getter()
+    except (ProviderError, ImportError):
+        return None
+
+
+def tts_available(tts) -> bool:
+    """Whether replies can actually be spoken (the offline TTS needs espeak-ng installed)."""
+    if tts is None:
+        return False
+    check = getattr(registry, "tts_available", None)
+    if callable(check):
+        return bool(check())
+    return bool(getattr(getattr(tts, "inner", tts), "available", True))
+
+
+def stt_available(stt) -> bool:
+    return stt is not None and bool(getattr(getattr(stt, "inner", stt), "available", stt.name != "offline"))
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
@@ -103,12 +118,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.conversation: Conversation | None = None
-        self.engine: ConversationEngine | None = None
-        self.reply: Reply | None = None
-        self.reply_task: asyncio.Task | None = None
-        self.memory_task: asyncio.Task | None = None
-        self.sent_end_id: uuid.UUID | None = None
-        self.output_audio = "none"
+        self.pipeline: VoicePipeline | None = None
         # Accept first: a close code (4401, 4404) can only reach the client on an open socket.
         await self.accept()
         self.start_deadline = asyncio.get_running_loop().call_later(
@@ -121,10 +131,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.start_deadline.cancel()
-        await self._stop_reply()
-        if self.memory_task is not None and not self.memory_task.done():
-            self.memory_task.cancel()
-            await asyncio.gather(self.memory_task, return_exceptions=True)
+        if self.pipeline is not None:
+            with provider_call_scope(conversation=self.conversation.pk):
+                await self.pipeline.close()
 
     # -- frames --
 
@@ -132,7 +141,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         received_at = time.perf_counter()
         try:
             if bytes_data is not None:
-                raise FrameError("audio_not_enabled", "Binary frames carry audio, which this connection does not take.")
+                await self.on_audio(bytes_data)
+                return
             message = self._parse(text_data)
             kind = message.get("type")
             if kind == "start":
@@ -140,6 +150,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 return
             handler = {
                 "text": self.on_text,
+                "audio.end": self.on_audio_end,
                 "interrupt": self.on_interrupt,
                 "retry": self.on_retry,
                 "end": self.on_end,
@@ -148,11 +159,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 raise FrameError("unknown_type", f"Unknown message type {str(kind)[:40]!r}.")
             if self.conversation is None:
                 raise FrameError("not_started", 'Send {"type": "start", ...} first.')
-            await handler(message, received_at)
+            with provider_call_scope(conversation=self.conversation.pk):
+                await handler(message, received_at)
         except FrameError as exc:
-            await self.send_json(
-                {"type": "error", "code": exc.code, "message": exc.message, "retryable": exc.retryable}
-            )
+            await self.send_json(exc.event())
 
     def _parse(self, text_data: str | None) -> dict[str, Any]:
         try:
@@ -165,6 +175,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, default=str))
+
+    async def send_audio(self, chunk: bytes) -> None:
+        await self.send(bytes_data=chunk)
 
     # -- start --
 
@@ -181,16 +194,48 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         output_audio = message.get("output_audio") or "none"
         if output_audio not in OUTPUT_AUDIO_FORMATS:
             raise FrameError("bad_output_audio", f"output_audio must be one of {', '.join(OUTPUT_AUDIO_FORMATS)}.")
+        input_audio = message.get("input_audio") or "pcm_s16le_16000"
+        if input_audio not in INPUT_AUDIO_FORMATS:
+            raise FrameError("bad_input_audio", f"input_audio must be one of {', '.join(INPUT_AUDIO_FORMATS)}.")
         try:
             conversation_id = uuid.UUID(str(raw_id))
-            self.conversation, ready = await database_sync_to_async(self._load)(owner, conversation_id)
+            conversation, ready = await database_sync_to_async(self._load)(owner, conversation_id)
         except (ValueError, Http404):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.start_deadline.cancel()
-        self.output_audio = output_audio
-        self.engine = ConversationEngine(chat=registry.chat())
-        await self.send_json(ready)
+        stt = _provider(registry.speech_to_text)
+        tts = _provider(registry.text_to_speech)
+        output_format = choose_output_format(output_audio, tts) if tts_available(tts) else None
+        future_self = conversation.future_self
+        self.conversation = conversation
+        self.pipeline = VoicePipeline(
+            engine=ConversationEngine(chat=registry.chat()),
+            conversation=conversation,
+            owner=owner,
+            ip=(self.scope.get("client") or [None])[0],
+            send_json=self.send_json,
+            send_bytes=self.send_audio,
+            stt=stt if stt_available(stt) else None,
+            tts=tts,
+            output_format=output_format,
+            input_format=input_audio,
+            voice_id=future_self.voice_id or future_self.card.get("voice_id") or settings.ELEVENLABS_DEFAULT_VOICE_ID,
+        )
+        await self.send_json(
+            {
+                **ready,
+                "voice_enabled": output_format is not None,
+                "output_audio": output_format or "none",
+                "voice_input": stt_available(stt),
+                "input_audio": input_audio,
+                "audio_limits": {
+                    "max_frame_bytes": settings.VOICE_MAX_FRAME_BYTES,
+                    "max_utterance_bytes": settings.VOICE_MAX_UTTERANCE_BYTES,
+                    "min_utterance_ms": settings.VOICE_MIN_UTTERANCE_MS,
+                },
+            }
+        )
 
     async def _owner(self, token: Any) -> Owner:
         if token:
@@ -210,19 +255,6 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     # -- turns --
 
-    async def _ensure_open(self) -> None:
-        status = await Conversation.objects.filter(pk=self.conversation.pk).values_list("status", flat=True).aget()
-        if status == Conversation.Status.ENDED:
-            raise FrameError("conversation_ended", "This conversation has ended; start a new one to keep talking.")
-
-    def _ensure_idle(self) -> None:
-        if self.reply_task is not None and not self.reply_task.done():
-            raise FrameError(
-                "busy",
-                'A reply is still streaming: send {"type": "interrupt"} first, or wait for reply.end.',
-                retryable=True,
-            )
-
     async def on_text(self, message: dict[str, Any], received_at: float) -> None:
         text = message.get("text")
         if not isinstance(text, str) or not text.strip():
@@ -230,115 +262,25 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         text = text.strip()
         if len(text) > settings.MESSAGE_MAX_CHARS:
             raise FrameError("text_too_long", f"A message can be at most {settings.MESSAGE_MAX_CHARS} characters.")
-        self._ensure_idle()
-        await self._ensure_open()
-        await self.engine.add_user_message(self.conversation.pk, text)
-        self._start_reply(received_at)
+        await self.pipeline.text_turn(text, received_at)
+
+    async def on_audio(self, data: bytes) -> None:
+        if self.conversation is None:
+            raise FrameError("not_started", 'Send {"type": "start", ...} first.')
+        with provider_call_scope(conversation=self.conversation.pk):
+            await self.pipeline.audio_frame(data)
+
+    async def on_audio_end(self, message: dict[str, Any], received_at: float) -> None:
+        await self.pipeline.audio_end(received_at)
 
     async def on_retry(self, message: dict[str, Any], received_at: float) -> None:
-        self._ensure_idle()
-        await self._ensure_open()
-        if await self.engine.pending_user_message(self.conversation.pk) is None:
-            raise FrameError("nothing_to_retry", "Every message already has a reply.")
-        self._start_reply(received_at)
+        await self.pipeline.retry(received_at)
 
     async def on_interrupt(self, message: dict[str, Any], received_at: float) -> None:
-        await self._stop_reply()
+        await self.pipeline.stop_reply()
 
     async def on_end(self, message: dict[str, Any], received_at: float) -> None:
-        await self._stop_reply()
+        await self.pipeline.stop_reply()
         await database_sync_to_async(services.conversation_end)(conversation=self.conversation)
         await self.send_json({"type": "ended", "conversation_id": str(self.conversation.pk)})
         await self.close(code=1000)
-
-    # -- the reply task --
-
-    def _start_reply(self, received_at: float) -> None:
-        self.reply = None
-        self.reply_task = asyncio.create_task(self._run_reply(received_at))
-
-    async def _run_reply(self, received_at: float) -> None:
-        with provider_call_scope(conversation=self.conversation.pk):
-            try:
-                self.reply = await self.engine.start_reply(self.conversation.pk, started_at=received_at)
-                async for event in self.reply.events():
-                    await self.send_json(self._event_payload(event))
-                    if isinstance(event, ReplyEnd):
-                        self.sent_end_id = event.message_id
-            except ProviderError as exc:
-                await self.send_json(
-                    {
-                        "type": "error",
-                        "code": exc.code,
-                        "message": "Your future self could not answer just now. "
-                        + ('Send {"type": "retry"} to try again.' if exc.retryable else ""),
-                        "retryable": exc.retryable,
-                        "message_id": str(self.reply.message_id) if self.reply else None,
-                    }
-                )
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("conversation reply failed")
-                await self.send_json(
-                    {
-                        "type": "error",
-                        "code": "internal_error",
-                        "message": 'Something went wrong on our side. Send {"type": "retry"} to try again.',
-                        "retryable": True,
-                        "message_id": str(self.reply.message_id) if self.reply else None,
-                    }
-                )
-                return
-        self._schedule_memory_fold()
-
-    async def _stop_reply(self) -> None:
-        """Cancel the reply being streamed, save its partial text as interrupted and send its ``reply.end``.
-
-        Nothing of that reply is sent after its ``reply.end``: the task that sends the deltas is
-        finished before the end event goes out.
-        """
-        task = self.reply_task
-        if task is None or task.done():
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        reply = self.reply
-        if reply is None:
-            return
-        end = await reply.interrupt()
-        if self.sent_end_id != end.message_id:
-            try:
-                await self.send_json(self._event_payload(end))
-            except Exception:  # the socket may already be gone on disconnect
-                logger.debug("could not send reply.end after interrupt")
-
-    def _schedule_memory_fold(self) -> None:
-        if self.memory_task is not None and not self.memory_task.done():
-            return
-        self.memory_task = asyncio.create_task(self._fold_memory())
-
-    async def _fold_memory(self) -> None:
-        with provider_call_scope(conversation=self.conversation.pk):
-            try:
-                await self.engine.fold_memory(self.conversation.pk)
-            except ProviderError as exc:
-                # The turns stay in the prompt and the next fold tries again.
-                logger.warning("could not fold the conversation memory: %s", exc.code)
-            except Exception:
-                logger.exception("folding the conversation memory failed")
-
-    @staticmethod
-    def _event_payload(event: ReplyEvent) -> dict[str, Any]:
-        if isinstance(event, ReplyEnd):
-            return {
-                "type": event.type,
-                "message_id": str(event.message_id),
-                "text": event.text,
-                "interrupted": event.interrupted,
-                "timings": event.timings,
-            }
-        if event.type == "reply.start":
-            return {"type": event.type, "message_id": str(event.message_id)}
-        return {"type": event.type, "text": event.text}

@@ -37,7 +37,7 @@ from conversations import services
 from conversations.models import Conversation, Message
 from conversations.schemas import DebriefData
 from futureself.prompts import as_data, render_prompt
-from futureself.providers.base import ChatMessage, ChatProvider, ChatRequest, ProviderUnavailable
+from futureself.providers.base import ChatMessage, ChatProvider, ChatRequest, ProviderUnavailable, Usage
 
 # --- events -------------------------------------------------------------------
 
@@ -111,7 +111,9 @@ def load_state(conversation_id) -> ConversationState:
     future_self = conversation.future_self
     turns = tuple(
         Turn(m.position, m.role, m.text, m.interrupted)
-        for m in conversation.messages.filter(position__gte=conversation.summarized_through).order_by("position")
+        for m in conversation.messages.filter(position__gte=conversation.summarized_through, safety_flagged=False)
+        .order_by("position")
+        .only("position", "role", "text", "interrupted")
     )
     return ConversationState(
         conversation_id=conversation.pk,
@@ -128,7 +130,9 @@ def load_state(conversation_id) -> ConversationState:
 def pending_user_message(conversation_id) -> Message | None:
     """The last message when it is the person's and still has no reply (sync)."""
     last = Message.objects.filter(conversation_id=conversation_id).order_by("-position").first()
-    return last if last is not None and last.role == Message.Role.USER else None
+    if last is None or last.role != Message.Role.USER or last.safety_flagged:
+        return None
+    return last
 
 
 # --- the engine -------------------------------------------------------------------
@@ -301,6 +305,7 @@ class Reply:
         self.started_at = started_at
         self.parts: list[str] = []
         self.timings: dict[str, Any] = {}
+        self.usage: Usage | None = None
         self.end: ReplyEnd | None = None
         self._lock = asyncio.Lock()
 
@@ -315,6 +320,8 @@ class Reply:
         try:
             async with asyncio.timeout(self.engine.first_token_timeout) as deadline:
                 async for delta in self.engine.chat.stream(self.request):
+                    if delta.usage is not None:
+                        self.usage = delta.usage
                     if not delta.text:
                         continue
                     if not self.parts:
@@ -353,12 +360,19 @@ class Reply:
             self.end = ReplyEnd(message.pk, message.text, message.interrupted, dict(message.timings))
             return self.end
 
-    async def interrupt(self, *, text: str | None = None) -> ReplyEnd:
+    async def interrupt(self, *, text: str | None = None, extra_timings: dict[str, Any] | None = None) -> ReplyEnd:
         """Save what was produced so far as interrupted (after the task streaming it was cancelled).
 
         If the reply had already ended, its normal end is returned.
         """
-        return await self.finish(interrupted=True, text=text)
+        return await self.finish(interrupted=True, text=text, extra_timings=extra_timings)
+
+    def tokens_used(self) -> int:
+        """LLM tokens this reply cost: the provider's count, else an estimate (about four characters a token)."""
+        if self.usage is not None and (self.usage.input_tokens or self.usage.output_tokens):
+            return self.usage.input_tokens + self.usage.output_tokens
+        prompt = sum(len(m.content) for m in self.request.messages)
+        return (prompt + len(self.text)) // 4 + 1
 
 
 # --- the debrief ----------------------------------------------------------------

@@ -46,6 +46,9 @@ class Message(TimeStamped):
     audio_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     interrupted = models.BooleanField(default=False)
+    safety_flagged = models.BooleanField(
+        default=False, help_text="The safety check fired: answered with crisis resources, never shown to the persona."
+    )
 
     class Meta:
         ordering = ["conversation", "position"]

@@ -66,6 +66,11 @@ def message_add_user(
     )
 
 
+def message_flag_unsafe(*, message_id: uuid.UUID) -> None:
+    """Mark the person's message as answered by the safety response: no persona reply is due for it."""
+    Message.objects.filter(pk=message_id, role=Message.Role.USER).update(safety_flagged=True)
+
+
 @transaction.atomic
 def message_add_reply(
     *, conversation_id, message_id: uuid.UUID, text: str, interrupted: bool, timings: dict[str, Any]

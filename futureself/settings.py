@@ -308,6 +308,15 @@ DAILY_BUDGETS: dict[str, int] = {
     "tts_characters": env_int("BUDGET_TTS_CHARACTERS_PER_DAY", 40_000),
 }
 
+# --- voice (the conversation WebSocket's audio) -----------------------------------
+
+# Binary frames carry the person's utterance (16 kHz 16-bit mono PCM by default: 32,000 bytes a second).
+VOICE_MAX_FRAME_BYTES = env_int("VOICE_MAX_FRAME_BYTES", 64_000)  # 2 s of PCM; the browser sends ~100 ms frames
+VOICE_MAX_UTTERANCE_BYTES = env_int("VOICE_MAX_UTTERANCE_BYTES", 1_920_000)  # 60 s of PCM
+VOICE_MIN_UTTERANCE_MS = env_int("VOICE_MIN_UTTERANCE_MS", 300)  # realtime Scribe needs 0.3 s to commit
+# Sentences synthesised at once per reply: sentence N+1 is prepared while N plays.
+VOICE_TTS_CONCURRENCY = env_int("VOICE_TTS_CONCURRENCY", 2)
+
 # --- logging (never transcript text, audio or keys) ------------------------------
 
 LOGGING = {

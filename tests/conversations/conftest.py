@@ -5,6 +5,7 @@ from channels.testing import WebsocketCommunicator
 
 from conversations.consumers import ConversationConsumer
 from tests.builders import make_conversation, make_future_self
+from tests.vendor_fakes.fixtures import vendor_fake, vendor_fake_server  # noqa: F401
 
 
 @pytest.fixture
@@ -44,3 +45,13 @@ async def drain_reply(communicator: WebsocketCommunicator, timeout: float = 3) -
             continue
         assert event["type"] == "reply.end", event
         return start, deltas, event
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    """Rate-limit and budget counters live in the cache: each test starts with none used."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

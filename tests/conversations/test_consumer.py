@@ -45,7 +45,7 @@ async def test_the_conversation_id_may_come_from_the_query_string(alice, convers
     await communicator.disconnect()
 
 
-async def test_a_text_turn_streams_deltas_whose_concatenation_is_the_stored_reply(
+async def test_a_text_turn_streams_one_delta_per_sentence_whose_concatenation_is_the_stored_reply(
     alice, conversation, connect_as, fake_chat
 ):
     fake_chat.enqueue(["I remember", " the first winter.", " It was hard,", " and it was mine."])
@@ -54,7 +54,7 @@ async def test_a_text_turn_streams_deltas_whose_concatenation_is_the_stored_repl
     await communicator.send_json_to({"type": "text", "text": "  Was it worth it?  "})
     reply_start, deltas, end = await drain_reply(communicator)
 
-    assert len(deltas) == 4
+    assert deltas == ["I remember the first winter.", " It was hard, and it was mine."]
     assert "".join(deltas) == end["text"] == "I remember the first winter. It was hard, and it was mine."
     assert end["message_id"] == reply_start["message_id"]
     assert end["interrupted"] is False
@@ -95,7 +95,7 @@ async def test_provider_calls_are_recorded_against_the_conversation(alice, conve
 
 async def test_interrupt_mid_stream_stores_the_partial_reply_as_interrupted(alice, conversation, connect_as, fake_chat):
     fake_chat.chunk_delay = 0.05
-    fake_chat.enqueue([f"word{i} " for i in range(100)])
+    fake_chat.enqueue([f"Sentence {i}. " for i in range(100)])
     communicator = await connect_as(alice)
     await start(communicator, conversation)
     await communicator.send_json_to({"type": "text", "text": "Tell me everything."})
@@ -199,12 +199,14 @@ async def test_a_text_of_exactly_the_limit_is_accepted(alice, conversation, conn
     await communicator.disconnect()
 
 
-async def test_binary_frames_are_refused_until_voice_is_enabled(alice, conversation, connect_as):
+async def test_audio_without_a_speech_to_text_service_says_which_key_enables_it(alice, conversation, connect_as):
     communicator = await connect_as(alice)
     await start(communicator, conversation)
     await communicator.send_to(bytes_data=b"\x00\x01")
     error = await communicator.receive_json_from(3)
-    assert error["code"] == "audio_not_enabled"
+    assert error["code"] == "provider_not_configured"
+    assert error["stage"] == "stt"
+    assert "ELEVENLABS_API_KEY" in error["message"]
     await communicator.send_json_to({"type": "interrupt"})
     assert await communicator.receive_nothing(0.1)
     await communicator.disconnect()
@@ -260,12 +262,12 @@ async def test_a_provider_failure_keeps_the_message_and_retry_answers_it(
 
 
 async def test_a_failure_mid_stream_saves_nothing_of_the_reply(alice, conversation, connect_as, fake_chat):
-    fake_chat.enqueue(["Half a", " thought", ProviderUnavailable("reset", provider="fake")])
+    fake_chat.enqueue(["Half a thought.", " And then", ProviderUnavailable("reset", provider="fake")])
     communicator = await connect_as(alice)
     await start(communicator, conversation)
     await communicator.send_json_to({"type": "text", "text": "Go on"})
-    events = [await communicator.receive_json_from(3) for _ in range(4)]
-    assert [e["type"] for e in events] == ["reply.start", "reply.delta", "reply.delta", "error"]
+    events = [await communicator.receive_json_from(3) for _ in range(3)]
+    assert [e["type"] for e in events] == ["reply.start", "reply.delta", "error"]
     assert events[-1]["code"] == "provider_unavailable"
     assert [m.role for m in await messages_of(conversation)] == ["user"]
     await communicator.disconnect()
@@ -321,7 +323,7 @@ async def test_disconnecting_mid_reply_saves_the_partial_reply_as_interrupted(
     alice, conversation, connect_as, fake_chat
 ):
     fake_chat.chunk_delay = 0.05
-    fake_chat.enqueue([f"w{i} " for i in range(100)])
+    fake_chat.enqueue([f"w{i}. " for i in range(100)])
     communicator = await connect_as(alice)
     await start(communicator, conversation)
     await communicator.send_json_to({"type": "text", "text": "Talk"})

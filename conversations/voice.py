@@ -1,0 +1,694 @@
+"""The live turn of a conversation: typed or spoken in, text and speech out.
+
+``VoicePipeline`` serves one WebSocket connection. The consumer hands it parsed
+frames; it sends the events back through the two callables it was given
+(``send_json``, ``send_bytes``). Every turn goes through the same steps:
+
+1. admission: per-person and per-IP rate limit, daily LLM-token budget;
+2. speech-to-text for an utterance: the audio is streamed to the realtime
+   transcriber while the person speaks and committed on ``audio.end`` (the batch
+   transcriber is the fallback when the realtime one fails);
+3. the person's words are saved, then screened (``asafety_screen``): a flagged
+   message is answered with the ``safety`` event and never reaches the persona;
+4. the reply: the LLM stream is cut at sentence ends (``SentenceGate``); each
+   sentence passes the output post-check (``check_output``), is sent as one
+   ``reply.delta`` and, when speaking, goes straight to streaming TTS with its
+   neighbouring text. Sentence N+1 is synthesised while N's audio is still being
+   sent; one forwarder sends the audio strictly in sentence order.
+
+Everything a reply does runs inside one task (``turn_task``) and its children,
+so a barge-in (``interrupt`` or new audio) cancels the LLM stream and every TTS
+stream at once, drops their queued audio, and only then sends ``reply.end``
+with ``interrupted: true``: nothing of that reply can follow it.
+
+Hot path: no ORM call while a reply streams (the reply is saved once at its end),
+no per-chunk logging, audio forwarded as soon as it arrives. State is per turn:
+the current utterance and the current reply, nothing kept afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from conversations import services
+from conversations.engine import ConversationEngine, Reply, ReplyDelta, ReplyEnd, ReplyStart
+from conversations.models import Conversation, Message
+from futureself.limits import BudgetExceeded, RateLimited, abudget_charge, abudget_check, arate_limit_owner
+from futureself.ownership import Owner
+from futureself.providers.base import (
+    OUTPUT_FORMATS,
+    ProviderError,
+    ProviderNotConfigured,
+    SpeechStream,
+    SpeechToText,
+    TextToSpeech,
+    Transcript,
+)
+from futureself.safety.output import check_output
+from futureself.safety.services import asafety_screen
+
+logger = logging.getLogger(__name__)
+
+INPUT_AUDIO_FORMATS = {"pcm_s16le_16000": "audio/pcm;rate=16000", "webm_opus": "audio/webm"}
+PCM_BYTES_PER_SECOND = 32_000
+STT_KEY_HINT = "set ELEVENLABS_API_KEY (with FUTURESELF_STT_PROVIDER=elevenlabs) to enable it"
+
+
+class FrameError(Exception):
+    """A frame or turn the server refuses; the connection stays usable."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.extra = extra
+
+    def event(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code, "message": self.message, "retryable": self.retryable, **self.extra}
+
+
+def _ms(start: float, end: float) -> int:
+    return round((end - start) * 1000)
+
+
+def provider_attribute(provider: Any, name: str, default: Any) -> Any:
+    """An attribute of a provider, looking through the registry's recording wrapper."""
+    for candidate in (provider, getattr(provider, "inner", None)):
+        if candidate is not None and hasattr(candidate, name):
+            return getattr(candidate, name)
+    return default
+
+
+def choose_output_format(requested: str, tts: TextToSpeech | None) -> str | None:
+    """The audio format replies are spoken in: the client's choice when the TTS supports it,
+    else one it supports; None when the client wants no audio or nothing can speak."""
+    if requested == "none" or tts is None or not provider_attribute(tts, "available", True):
+        return None
+    supported = tuple(provider_attribute(tts, "supported_formats", tuple(OUTPUT_FORMATS)))
+    if requested in supported:
+        return requested
+    for fallback in ("pcm_16000", "mp3_44100_128"):
+        if fallback in supported:
+            return fallback
+    return supported[0] if supported else None
+
+
+# --- sentences ------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile("[.!?\u2026]+[\"'\u201d\u2019)\\]]*(?=\\s)|\n")
+_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "prof", "vs", "etc", "e.g", "i.e", "mt", "jr", "sr", "no"})
+_SOFT_BREAK = re.compile("[,;:\u2014\u2013](?=\\s)")
+
+
+class SentenceGate:
+    """Cuts a stream of text deltas into sentences, each with its leading whitespace.
+
+    The pieces concatenate back to the streamed text. A sentence is complete when
+    its end mark is followed by whitespace (so "3.5" or "U.S." mid-word stay whole);
+    a run-on longer than ``soft_limit`` is cut at its last clause break, so speech
+    and text never wait long for a full stop.
+    """
+
+    def __init__(self, *, soft_limit: int = 220) -> None:
+        self.soft_limit = soft_limit
+        self.buffer = ""
+
+    @property
+    def pending(self) -> str:
+        return self.buffer
+
+    def feed(self, text: str) -> list[str]:
+        self.buffer += text
+        pieces: list[str] = []
+        start = 0
+        while (match := _SENTENCE_END.search(self.buffer, start)) is not None:
+            end = match.end()
+            if (match.group(0) != "\n" and self._is_abbreviation(match.start())) or not self.buffer[:end].strip():
+                start = end  # not an end after all, or only leading blank lines: they go with the next sentence
+                continue
+            pieces.append(self.buffer[:end])
+            self.buffer = self.buffer[end:]
+            start = 0
+        if len(self.buffer) > self.soft_limit:
+            pieces.append(self._soft_cut())
+        return pieces
+
+    def flush(self) -> list[str]:
+        piece, self.buffer = self.buffer, ""
+        return [piece] if piece.strip() else []
+
+    def _is_abbreviation(self, at: int) -> bool:
+        word = re.search(r"(\S+)$", self.buffer[:at])
+        if word is None:
+            return False
+        token = word.group(1)
+        return token.lower().strip("(\"'") in _ABBREVIATIONS or (len(token) == 1 and token.isupper())
+
+    def _soft_cut(self) -> str:
+        breaks = [m.end() for m in _SOFT_BREAK.finditer(self.buffer) if m.end() > 40]
+        cut = breaks[-1] if breaks else (self.buffer.rfind(" ") if self.buffer.rfind(" ") > 40 else len(self.buffer))
+        piece, self.buffer = self.buffer[:cut], self.buffer[cut:]
+        return piece
+
+
+# --- one utterance ---------------------------------------------------------------------
+
+
+class Utterance:
+    """The audio of one utterance, streamed to the realtime transcriber as it arrives.
+
+    The bytes are also kept (up to the utterance limit) for the batch fallback.
+    """
+
+    def __init__(
+        self, *, stt: SpeechToText | None, input_format: str, language: str | None = None, rejected: bool = False
+    ) -> None:
+        self.stt = stt
+        self.input_format = input_format
+        self.language = language
+        self.audio = bytearray()
+        self.rejected = rejected or stt is None
+        self.realtime_error: ProviderError | None = None
+        self.used_fallback = False
+        self._stream: SpeechStream | None = None
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._feeder: asyncio.Task | None = None
+        if input_format == "pcm_s16le_16000" and not self.rejected:
+            self._feeder = asyncio.create_task(self._feed())
+
+    @property
+    def size(self) -> int:
+        return len(self.audio)
+
+    @property
+    def duration_ms(self) -> int | None:
+        return round(self.size * 1000 / PCM_BYTES_PER_SECOND) if self.input_format == "pcm_s16le_16000" else None
+
+    def push(self, data: bytes) -> None:
+        self.audio += data
+        if self._feeder is not None:
+            self._chunks.put_nowait(data)
+
+    async def _feed(self) -> None:
+        try:
+            self._stream = await self.stt.open_stream(sample_rate=16000, language=self.language)
+            while (chunk := await self._chunks.get()) is not None:
+                await self._stream.send(chunk)
+        except ProviderError as exc:
+            self.realtime_error = exc
+            self._drain()
+
+    def _drain(self) -> None:
+        while not self._chunks.empty():
+            self._chunks.get_nowait()
+
+    async def transcribe(self) -> Transcript:
+        """Commit the utterance (realtime), or transcribe it whole when that failed. Raises ProviderError."""
+        if self._feeder is not None:
+            self._chunks.put_nowait(None)
+            await self._feeder
+            if self.realtime_error is None and self._stream is not None:
+                try:
+                    return await self._stream.finish()
+                except ProviderError as exc:
+                    self.realtime_error = exc
+            if isinstance(self.realtime_error, ProviderNotConfigured):
+                raise self.realtime_error
+            logger.info("realtime transcription failed (%s); using batch", self.realtime_error.code)
+        self.used_fallback = self._feeder is not None
+        return await self.stt.transcribe(bytes(self.audio), content_type=INPUT_AUDIO_FORMATS[self.input_format])
+
+    async def aclose(self) -> None:
+        if self._feeder is not None and not self._feeder.done():
+            self._feeder.cancel()
+            await asyncio.gather(self._feeder, return_exceptions=True)
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                await self._stream.aclose()
+        self.audio = bytearray()
+        self._drain()
+
+
+# --- one reply -----------------------------------------------------------------------------
+
+_END = object()
+
+
+@dataclass(slots=True)
+class _Failure:
+    error: BaseException
+
+
+class ReplyRun:
+    """What one reply has produced so far: the sentences shown, the audio in flight, its timings."""
+
+    def __init__(self, reply: Reply, *, received_at: float, timings: dict[str, Any]) -> None:
+        self.reply = reply
+        self.received_at = received_at
+        self.timings = timings
+        self.shown: list[str] = []
+        self.end_sent = False
+        self.audio_started = False
+        self.tts_failed = False
+        self.tts_started_at: float | None = None
+        self.tts_characters = 0
+        # One queue per sentence, in sentence order; each holds that sentence's audio chunks.
+        self.sentences: asyncio.Queue[asyncio.Queue | None] = asyncio.Queue()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.shown).strip()
+
+
+SendJson = Callable[[dict[str, Any]], Awaitable[None]]
+SendBytes = Callable[[bytes], Awaitable[None]]
+
+
+class VoicePipeline:
+    """Turns of one connection: admission, transcription, safety, the streamed and spoken reply."""
+
+    def __init__(
+        self,
+        *,
+        engine: ConversationEngine,
+        conversation: Conversation,
+        owner: Owner,
+        ip: str | None,
+        send_json: SendJson,
+        send_bytes: SendBytes,
+        stt: SpeechToText | None = None,
+        tts: TextToSpeech | None = None,
+        output_format: str | None = None,
+        input_format: str = "pcm_s16le_16000",
+        voice_id: str = "",
+        language: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.conversation = conversation
+        self.owner = owner
+        self.ip = ip
+        self.send_json = send_json
+        self.send_bytes = send_bytes
+        self.stt = stt
+        self.tts = tts if output_format else None
+        self.output_format = output_format
+        self.input_format = input_format
+        self.voice_id = voice_id
+        self.language = language
+        self.max_frame = settings.VOICE_MAX_FRAME_BYTES
+        self.max_utterance = settings.VOICE_MAX_UTTERANCE_BYTES
+        self.min_utterance = settings.VOICE_MIN_UTTERANCE_MS * PCM_BYTES_PER_SECOND // 1000
+        self.tts_concurrency = max(1, settings.VOICE_TTS_CONCURRENCY)
+        self.utterance: Utterance | None = None
+        self.turn_task: asyncio.Task | None = None
+        # True from the moment a turn is accepted until its last event (reply.end, safety or error) is sent;
+        # bookkeeping after that (budget charge, memory fold) never makes the next turn wait.
+        self.turn_open = False
+        self.run: ReplyRun | None = None
+        self.memory_task: asyncio.Task | None = None
+
+    @property
+    def speaking(self) -> bool:
+        return self.tts is not None
+
+    @property
+    def busy(self) -> bool:
+        return self.turn_open and self.turn_task is not None and not self.turn_task.done()
+
+    def _begin_turn(self, work: Coroutine[Any, Any, None]) -> None:
+        self.run = None
+        self.turn_open = True
+        self.turn_task = asyncio.create_task(work)
+
+    async def _conclude(self, payload: dict[str, Any]) -> None:
+        """Send the turn's last event: from here on the connection takes the next turn."""
+        self.turn_open = False
+        await self.send_json(payload)
+
+    # -- admission --
+
+    async def admit(self) -> None:
+        """Count a turn against the rate limits and check today's LLM budget. Raises FrameError."""
+        try:
+            await arate_limit_owner(owner=self.owner, ip=self.ip, scope="ws_turn")
+            await abudget_check(owner=self.owner, kind="llm_tokens")
+        except (RateLimited, BudgetExceeded) as exc:
+            raise FrameError(exc.code, exc.detail, retryable=exc.retryable, retry_after=exc.retry_after) from None
+
+    def ensure_idle(self) -> None:
+        if self.busy:
+            raise FrameError(
+                "busy",
+                'A reply is still streaming: send {"type": "interrupt"} first, or wait for reply.end.',
+                retryable=True,
+            )
+
+    async def ensure_open(self) -> None:
+        status = await Conversation.objects.filter(pk=self.conversation.pk).values_list("status", flat=True).aget()
+        if status == Conversation.Status.ENDED:
+            raise FrameError("conversation_ended", "This conversation has ended; start a new one to keep talking.")
+
+    # -- typed turns --
+
+    async def text_turn(self, text: str, received_at: float) -> None:
+        self.ensure_idle()
+        await self.ensure_open()
+        await self.admit()
+        message = await self.engine.add_user_message(self.conversation.pk, text)
+        self._begin_turn(self._answer(message, received_at, {}, input_mode="text"))
+
+    async def retry(self, received_at: float) -> None:
+        self.ensure_idle()
+        await self.ensure_open()
+        if await self.engine.pending_user_message(self.conversation.pk) is None:
+            raise FrameError("nothing_to_retry", "Every message already has a reply.")
+        await self.admit()
+        self._begin_turn(self._reply(received_at, {}))
+
+    # -- spoken turns --
+
+    async def audio_frame(self, data: bytes) -> None:
+        """One binary frame of the current utterance; the first frame of an utterance barges in."""
+        if len(data) > self.max_frame:
+            if self.utterance is None:
+                self.utterance = Utterance(stt=None, input_format=self.input_format)
+            await self._reject_utterance()
+            raise FrameError(
+                "audio_too_large", f"An audio frame can be at most {self.max_frame} bytes; send smaller frames."
+            )
+        if self.utterance is None:
+            await self.stop_reply()
+            self.utterance = Utterance(stt=self.stt, input_format=self.input_format, language=self.language)
+            if self.stt is None:
+                raise FrameError("provider_not_configured", _stt_unconfigured_message(), stage="stt")
+            try:
+                await self.ensure_open()
+                await self.admit()
+            except FrameError:
+                await self._reject_utterance()
+                raise
+        utterance = self.utterance
+        if utterance.rejected:
+            return
+        if utterance.size + len(data) > self.max_utterance:
+            await self._reject_utterance()
+            seconds = self.max_utterance // PCM_BYTES_PER_SECOND
+            raise FrameError(
+                "audio_too_large", f"An utterance can be at most {self.max_utterance} bytes (about {seconds} s)."
+            )
+        utterance.push(data)
+
+    async def _reject_utterance(self) -> None:
+        """Drop the utterance's audio and ignore its remaining frames until ``audio.end``."""
+        utterance = self.utterance
+        if utterance is not None:
+            utterance.rejected = True
+            await utterance.aclose()
+
+    async def audio_end(self, received_at: float) -> None:
+        utterance, self.utterance = self.utterance, None
+        if utterance is None:
+            raise FrameError("no_audio", "audio.end came without any audio frame before it.")
+        if utterance.rejected:
+            await utterance.aclose()
+            return
+        if utterance.input_format == "pcm_s16le_16000" and utterance.size < self.min_utterance:
+            await utterance.aclose()
+            raise FrameError(
+                "audio_too_short",
+                f"That was too short to hear: hold the button while you speak (at least "
+                f"{settings.VOICE_MIN_UTTERANCE_MS} ms).",
+            )
+        self.ensure_idle()
+        self._begin_turn(self._voice_turn(utterance, received_at))
+
+    async def _voice_turn(self, utterance: Utterance, received_at: float) -> None:
+        try:
+            transcript = await utterance.transcribe()
+        except ProviderNotConfigured:
+            await self._conclude(
+                FrameError("provider_not_configured", _stt_unconfigured_message(), stage="stt").event()
+            )
+            return
+        except ProviderError as exc:
+            await self._conclude(
+                FrameError(
+                    exc.code,
+                    "We could not make out what you said just now. Try again, or type your message.",
+                    retryable=exc.retryable,
+                    stage="stt",
+                ).event()
+            )
+            return
+        finally:
+            duration_ms = utterance.duration_ms
+            await utterance.aclose()
+        timings = {"stt_ms": _ms(received_at, time.perf_counter())}
+        text = transcript.text.strip()[: settings.MESSAGE_MAX_CHARS]
+        if not text:
+            await self._conclude(
+                FrameError("nothing_heard", "We did not hear any words. Try again, a little closer to the mic.").event()
+            )
+            return
+        await self.send_json({"type": "transcript", "text": text, "final": True})
+        message = await self.engine.add_user_message(
+            self.conversation.pk,
+            text,
+            input_mode=Message.InputMode.VOICE,
+            audio_duration_ms=duration_ms or round(transcript.audio_seconds * 1000) or None,
+        )
+        await self._answer(message, received_at, timings, input_mode="voice")
+
+    # -- safety, then the reply --
+
+    async def _answer(self, message: Message, received_at: float, timings: dict[str, Any], *, input_mode: str) -> None:
+        outcome = await asafety_screen(
+            text=message.text, source="conversation", conversation=self.conversation, input_mode=input_mode
+        )
+        if outcome.flagged:
+            await database_sync_to_async(services.message_flag_unsafe)(message_id=message.pk)
+            await self._conclude({**outcome.ws_event, "message_id": str(message.pk)})
+            return
+        await self._reply(received_at, timings)
+
+    async def _reply(self, received_at: float, timings: dict[str, Any]) -> None:
+        self.run = None
+        reply = await self.engine.start_reply(self.conversation.pk, started_at=received_at)
+        run = self.run = ReplyRun(reply, received_at=received_at, timings=timings)
+        try:
+            await self._stream_reply(run)
+        except ProviderError as exc:
+            await self._conclude(
+                FrameError(
+                    exc.code,
+                    "Your future self could not answer just now. "
+                    + ('Send {"type": "retry"} to try again.' if exc.retryable else ""),
+                    retryable=exc.retryable,
+                    message_id=str(reply.message_id),
+                ).event()
+            )
+            return
+        end = await reply.finish(text=run.text, extra_timings=self._timings(run))
+        run.end_sent = True
+        await self._conclude(end_payload(end))
+        await abudget_charge(owner=self.owner, kind="llm_tokens", amount=reply.tokens_used())
+        self._schedule_memory_fold()
+
+    async def _stream_reply(self, run: ReplyRun) -> None:
+        gate = SentenceGate()
+        children: set[asyncio.Task] = set()
+        slots = asyncio.Semaphore(self.tts_concurrency)
+        forwarder = asyncio.create_task(self._forward_audio(run)) if self.speaking else None
+        if forwarder is not None:
+            children.add(forwarder)
+        try:
+            async for event in run.reply.stream():
+                if isinstance(event, ReplyStart):
+                    await self.send_json({"type": "reply.start", "message_id": str(event.message_id)})
+                elif isinstance(event, ReplyDelta):
+                    for piece in gate.feed(event.text):
+                        await self._emit(run, piece, gate.pending, slots, children)
+            for piece in gate.flush():
+                await self._emit(run, piece, "", slots, children)
+            if forwarder is not None:
+                run.sentences.put_nowait(None)
+                await forwarder
+        finally:
+            # Reached early only by a failure or a barge-in: stop every TTS stream and drop their audio.
+            for task in children:
+                task.cancel()
+            if children:
+                await asyncio.gather(*children, return_exceptions=True)
+
+    async def _emit(
+        self, run: ReplyRun, piece: str, following: str, slots: asyncio.Semaphore, children: set[asyncio.Task]
+    ) -> None:
+        sentence = piece.strip()
+        verdict = check_output(sentence, language=self.language)
+        if not verdict.ok:
+            logger.info("a reply sentence broke the %s rule and was replaced", verdict.rule)
+            sentence = verdict.replacement
+            piece = piece[: len(piece) - len(piece.lstrip())] + sentence
+        previous = run.text
+        run.shown.append(piece)
+        await self.send_json({"type": "reply.delta", "text": piece})
+        if self.speaking and not run.tts_failed:
+            audio: asyncio.Queue = asyncio.Queue()
+            run.sentences.put_nowait(audio)
+            task = asyncio.create_task(
+                self._synthesize(run, sentence, audio, slots, previous=previous[-400:], following=following.strip())
+            )
+            children.add(task)
+            task.add_done_callback(children.discard)
+
+    async def _synthesize(
+        self, run: ReplyRun, text: str, audio: asyncio.Queue, slots: asyncio.Semaphore, *, previous: str, following: str
+    ) -> None:
+        try:
+            async with slots:
+                if run.tts_failed:
+                    return
+                await abudget_check(owner=self.owner, kind="tts_characters", amount=len(text))
+                started = time.perf_counter()
+                if run.tts_started_at is None:
+                    run.tts_started_at = started
+                first = True
+                async for chunk in self.tts.stream(
+                    text,
+                    voice_id=self.voice_id,
+                    output_format=self.output_format,
+                    previous_text=previous or None,
+                    next_text=following or None,
+                ):
+                    if first and "tts_first_audio_ms" not in run.timings:
+                        run.timings["tts_first_audio_ms"] = _ms(started, time.perf_counter())
+                    first = False
+                    if chunk:
+                        audio.put_nowait(chunk)
+                # The sentence is complete: the forwarder may move on before the bookkeeping below.
+                audio.put_nowait(_END)
+                run.tts_characters += len(text)
+                await abudget_charge(owner=self.owner, kind="tts_characters", amount=len(text))
+        except (ProviderError, BudgetExceeded) as exc:
+            audio.put_nowait(_Failure(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in a TTS adapter must not take the text reply down
+            logger.exception("speech synthesis failed")
+            audio.put_nowait(_Failure(exc))
+        finally:
+            audio.put_nowait(_END)  # a second marker after a complete sentence is never read
+
+    async def _forward_audio(self, run: ReplyRun) -> None:
+        """Send the reply's audio: sentence by sentence, each chunk as soon as it arrives."""
+        while (audio := await run.sentences.get()) is not None:
+            while (chunk := await audio.get()) is not _END:
+                if isinstance(chunk, _Failure):
+                    if not run.tts_failed:
+                        run.tts_failed = True
+                        await self.send_json(_tts_error(chunk.error, run.reply.message_id))
+                    continue
+                if run.tts_failed:
+                    continue
+                if not run.audio_started:
+                    run.audio_started = True
+                    await self.send_json(
+                        {"type": "audio.start", "message_id": str(run.reply.message_id), "format": self.output_format}
+                    )
+                    run.timings["first_audio_ms"] = _ms(run.received_at, time.perf_counter())
+                await self.send_bytes(chunk)
+
+    def _timings(self, run: ReplyRun) -> dict[str, Any]:
+        timings = dict(run.timings)
+        if self.speaking:
+            timings.setdefault("tts_first_audio_ms", None)
+            timings.setdefault("first_audio_ms", None)
+        return timings
+
+    # -- barge-in --
+
+    async def stop_reply(self) -> None:
+        """Cancel the turn in progress (transcription, LLM and every TTS stream), save the reply's
+        shown text as interrupted and send its ``reply.end``; nothing of that reply follows it."""
+        task = self.turn_task
+        if task is None or task.done() or not self.turn_open:
+            return
+        self.turn_open = False
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        run = self.run
+        if run is None or run.end_sent:
+            return
+        run.end_sent = True
+        end = await run.reply.interrupt(text=run.text, extra_timings=self._timings(run))
+        with contextlib.suppress(Exception):  # the socket may already be gone on disconnect
+            await self.send_json(end_payload(end))
+        with contextlib.suppress(Exception):
+            await abudget_charge(owner=self.owner, kind="llm_tokens", amount=run.reply.tokens_used())
+
+    async def close(self) -> None:
+        await self.stop_reply()
+        if self.utterance is not None:
+            await self.utterance.aclose()
+            self.utterance = None
+        if self.memory_task is not None and not self.memory_task.done():
+            self.memory_task.cancel()
+            await asyncio.gather(self.memory_task, return_exceptions=True)
+
+    # -- memory, off the hot path --
+
+    def _schedule_memory_fold(self) -> None:
+        if self.memory_task is not None and not self.memory_task.done():
+            return
+        self.memory_task = asyncio.create_task(self._fold_memory())
+
+    async def _fold_memory(self) -> None:
+        try:
+            await self.engine.fold_memory(self.conversation.pk)
+        except ProviderError as exc:
+            # The turns stay in the prompt and the next fold tries again.
+            logger.warning("could not fold the conversation memory: %s", exc.code)
+        except Exception:
+            logger.exception("folding the conversation memory failed")
+
+
+def _stt_unconfigured_message() -> str:
+    return (
+        f"Speaking needs a speech-to-text service, which this server has not set up ({STT_KEY_HINT}). "
+        "You can keep typing."
+    )
+
+
+def _tts_error(error: BaseException, message_id) -> dict[str, Any]:
+    if isinstance(error, BudgetExceeded):
+        return FrameError(error.code, error.detail, retryable=False, stage="tts", message_id=str(message_id)).event()
+    code = error.code if isinstance(error, ProviderError) else "tts_failed"
+    retryable = error.retryable if isinstance(error, ProviderError) else True
+    return FrameError(
+        code,
+        "Your future self's voice is not available just now; the reply continues as text.",
+        retryable=retryable,
+        stage="tts",
+        message_id=str(message_id),
+    ).event()
+
+
+def end_payload(event: ReplyEnd) -> dict[str, Any]:
+    return {
+        "type": event.type,
+        "message_id": str(event.message_id),
+        "text": event.text,
+        "interrupted": event.interrupted,
+        "timings": event.timings,
+    }

@@ -1,0 +1,493 @@
+"""Spoken turns over /conversation/stream: realtime STT, sentence-pipelined TTS, barge-in, degradation."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+
+from conversations.models import Message
+from futureself.models import ProviderCall
+from futureself.providers import registry
+from futureself.providers.base import ProviderNotConfigured, ProviderUnavailable, Transcript
+from futureself.providers.elevenlabs import ElevenLabsSpeechToText, ElevenLabsTextToSpeech
+from futureself.providers.resilience import Deadlines, RetryPolicy
+from tests.conversations.voice_helpers import (
+    FRAME,
+    HALF_SECOND_OF_PCM,
+    PacedTTS,
+    audio,
+    collect,
+    events,
+    next_frame,
+    speak,
+    start_voice,
+)
+from tests.fakes.providers import FakeChat, FakeTextToSpeech
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FAST = Deadlines(stt=1, stt_final=0.5, tts_first_chunk=0.5, stream_total=3, complete=0.5)
+QUICK_RETRIES = RetryPolicy(attempts=2, base_seconds=0.01, max_seconds=1)
+THREE_SENTENCES = "I moved in the spring. The first winter was long. It was worth it."
+
+
+def vendor_stt(fake) -> ElevenLabsSpeechToText:
+    return ElevenLabsSpeechToText(api_key="xi-test", base_url=fake.base_url, deadlines=FAST, retry=QUICK_RETRIES)
+
+
+def vendor_tts(fake) -> ElevenLabsTextToSpeech:
+    return ElevenLabsTextToSpeech(api_key="xi-test", base_url=fake.base_url, deadlines=FAST, retry=QUICK_RETRIES)
+
+
+async def messages_of(conversation) -> list[Message]:
+    return await database_sync_to_async(lambda: list(conversation.messages.order_by("position")))()
+
+
+@pytest.fixture
+def paced_tts():
+    tts = PacedTTS()
+    with registry.use_providers(tts=tts):
+        yield tts
+
+
+# --- an audio turn ---------------------------------------------------------------------------
+
+
+async def test_an_audio_turn_goes_through_realtime_stt_and_comes_back_spoken(
+    alice, conversation, connect_as, fake_chat, vendor_fake
+):
+    vendor_fake.script("elevenlabs.realtime", "Should I call my sister more?")
+    fake_chat.enqueue("Yes. Call her on Sundays.")
+    with registry.use_providers(stt=vendor_stt(vendor_fake), tts=vendor_tts(vendor_fake)):
+        communicator = await connect_as(alice)
+        ready = await start_voice(communicator, conversation)
+        assert ready["voice_enabled"] is True
+        assert ready["voice_input"] is True
+        assert ready["output_audio"] == "pcm_16000"
+        await speak(communicator)
+        frames = await collect(communicator)
+        await communicator.disconnect()
+
+    types = [f.type for f in frames]
+    assert types[0] == "transcript"
+    assert frames[0].value == {"type": "transcript", "text": "Should I call my sister more?", "final": True}
+    assert types.index("audio.start") < types.index("audio") < types.index("reply.end")
+    assert next(e for e in events(frames) if e["type"] == "audio.start")["format"] == "pcm_16000"
+    assert sum(len(chunk) for chunk in audio(frames)) > 0
+    end = frames[-1].value
+    assert end["text"] == "Yes. Call her on Sundays."
+    for key in ("stt_ms", "llm_first_token_ms", "tts_first_audio_ms", "first_audio_ms", "total_ms"):
+        assert isinstance(end["timings"][key], int), key
+    assert end["timings"]["stt_ms"] <= end["timings"]["first_audio_ms"] <= end["timings"]["total_ms"]
+
+    session = vendor_fake.last("elevenlabs.realtime")
+    assert session.query["audio_format"] == "pcm_16000"
+    assert session.ws_messages[-1]["commit"] is True
+    assert vendor_fake.received("elevenlabs.stt") == []  # no batch call
+    user, reply = await messages_of(conversation)
+    assert (user.text, user.input_mode, user.audio_duration_ms) == ("Should I call my sister more?", "voice", 500)
+    assert reply.timings == end["timings"]
+    assert [t["text"] for t in (c.json for c in vendor_fake.received("elevenlabs.tts"))] == [
+        "Yes.",
+        "Call her on Sundays.",
+    ]
+
+
+async def test_when_realtime_stt_fails_the_batch_transcriber_answers(
+    alice, conversation, connect_as, fake_chat, vendor_fake
+):
+    vendor_fake.script("elevenlabs.realtime", {"message_type": "transcriber_error", "error": "overloaded"})
+    vendor_fake.script("elevenlabs.stt", "Is it too late to change?")
+    fake_chat.enqueue("It is not.")
+    with registry.use_providers(stt=vendor_stt(vendor_fake)):
+        communicator = await connect_as(alice)
+        await start_voice(communicator, conversation, output_audio="none")
+        await speak(communicator)
+        frames = await collect(communicator)
+        await communicator.disconnect()
+
+    assert frames[0].value["text"] == "Is it too late to change?"
+    assert frames[-1].value["text"] == "It is not."
+    batch = vendor_fake.last("elevenlabs.stt")
+    assert batch.form["file_format"] == "pcm_s16le_16"
+    assert batch.files["file"][2] == HALF_SECOND_OF_PCM
+
+
+# --- spoken replies -------------------------------------------------------------------------------
+
+
+async def test_reply_audio_is_sent_in_sentence_order_even_when_a_later_sentence_is_faster(
+    alice, conversation, connect_as, fake_chat, paced_tts
+):
+    paced_tts.delays = {"I moved in the spring.": 0.05, "The first winter was long.": 0.0}
+    fake_chat.enqueue(THREE_SENTENCES)
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation)
+    await communicator.send_json_to({"type": "text", "text": "Was it worth it?"})
+    frames = await collect(communicator)
+    await communicator.disconnect()
+
+    sentences = ["I moved in the spring.", "The first winter was long.", "It was worth it."]
+    assert audio(frames) == [f"{s}|{i}".encode() for s in sentences for i in range(3)]
+    deltas = [e["text"] for e in events(frames) if e["type"] == "reply.delta"]
+    assert deltas == ["I moved in the spring.", " The first winter was long.", " It was worth it."]
+    # Each sentence is spoken with the text around it, and the second was synthesised while the first streamed.
+    assert paced_tts.calls[1]["previous_text"] == "I moved in the spring."
+    assert paced_tts.calls[1]["started"] < paced_tts.calls[0]["ended"]
+    [audio_start] = [e for e in events(frames) if e["type"] == "audio.start"]
+    assert audio_start["message_id"] == frames[-1].value["message_id"]
+
+
+async def test_the_first_audio_leaves_before_the_llm_has_finished(alice, conversation, connect_as, paced_tts):
+    slow = FakeChat(chunk_delay=0.04)  # three sentences of five words: ~0.2 s each
+    slow.enqueue("I moved in the spring. The first winter was long. It was worth it in the end.")
+    paced_tts.chunks = 1
+    with registry.use_providers(chat=slow):
+        communicator = await connect_as(alice)
+        await start_voice(communicator, conversation)
+        await communicator.send_json_to({"type": "text", "text": "Tell me."})
+        frames = await collect(communicator)
+        await communicator.disconnect()
+
+    first_audio = next(f for f in frames if f.kind == "audio")
+    last_delta = [f for f in frames if f.type == "reply.delta"][-1]
+    assert first_audio.at < last_delta.at - 0.2
+    timings = frames[-1].value["timings"]
+    assert timings["first_audio_ms"] < timings["llm_total_ms"]
+
+
+async def test_the_client_gets_the_format_the_tts_really_speaks(alice, conversation, connect_as, fake_chat):
+    fake_chat.enqueue("Hello.")
+    pcm_only = PacedTTS(chunks=1, supported_formats=("pcm_16000",))
+    with registry.use_providers(tts=pcm_only):
+        communicator = await connect_as(alice)
+        ready = await start_voice(communicator, conversation, output_audio="mp3_44100_128")
+        await communicator.send_json_to({"type": "text", "text": "Hi"})
+        frames = await collect(communicator)
+        await communicator.disconnect()
+    assert ready["output_audio"] == "pcm_16000"
+    assert next(e for e in events(frames) if e["type"] == "audio.start")["format"] == "pcm_16000"
+    assert pcm_only.calls[0]["format"] == "pcm_16000"
+
+
+async def test_voice_is_not_enabled_when_the_tts_cannot_speak(alice, conversation, connect_as, fake_chat):
+    silent = PacedTTS()
+    silent.available = False
+    fake_chat.enqueue("Hello there.")
+    with registry.use_providers(tts=silent):
+        communicator = await connect_as(alice)
+        ready = await start_voice(communicator, conversation)
+        await communicator.send_json_to({"type": "text", "text": "Hi"})
+        frames = await collect(communicator)
+        await communicator.disconnect()
+    assert ready["voice_enabled"] is False
+    assert audio(frames) == []
+    assert silent.calls == []
+
+
+# --- barge-in ---------------------------------------------------------------------------------------
+
+
+async def _reply_playing(communicator, conversation) -> list:
+    await start_voice(communicator, conversation)
+    await communicator.send_json_to({"type": "text", "text": "Tell me everything."})
+    frames = [await next_frame(communicator)]
+    while frames[-1].kind != "audio":
+        frames.append(await next_frame(communicator))
+    return frames
+
+
+@pytest.mark.parametrize("barge_in", ["interrupt", "audio"])
+async def test_barge_in_ends_the_reply_within_100_ms_and_no_audio_follows(
+    alice, conversation, connect_as, paced_tts, barge_in
+):
+    slow = FakeChat(chunk_delay=0.03).enqueue(THREE_SENTENCES + " And there is so much more to say about it.")
+    paced_tts.chunks, paced_tts.delay = 20, 0.03
+    with registry.use_providers(chat=slow, stt=FakeSpeechToTextStub()):
+        communicator = await connect_as(alice)
+        await _reply_playing(communicator, conversation)
+        pressed = time.perf_counter()
+        if barge_in == "interrupt":
+            await communicator.send_json_to({"type": "interrupt"})
+        else:
+            await communicator.send_to(bytes_data=HALF_SECOND_OF_PCM[:FRAME])
+        frame = await next_frame(communicator)
+        while frame.type != "reply.end":
+            frame = await next_frame(communicator)
+        ended = frame.at
+        assert await communicator.receive_nothing(0.3)
+        await communicator.disconnect()
+
+    assert (ended - pressed) * 1000 < 100
+    end = frame.value
+    assert end["interrupted"] is True
+    assert paced_tts.cancelled  # the TTS stream was stopped, not left running
+    stored = (await messages_of(conversation))[-1]
+    assert stored.interrupted
+    assert stored.text == end["text"]
+    assert end["text"].startswith("I moved in the spring.")
+
+
+class FakeSpeechToTextStub:
+    """Realtime STT that takes audio and never needs to answer (for barge-in by voice)."""
+
+    name = "stub"
+
+    async def transcribe(self, audio: bytes, *, content_type: str, language=None) -> Transcript:
+        return Transcript("unused")
+
+    async def open_stream(self, *, sample_rate: int = 16000, language=None):
+        return self
+
+    async def send(self, pcm: bytes) -> None:
+        return None
+
+    async def finish(self) -> Transcript:
+        return Transcript("unused")
+
+    async def aclose(self) -> None:
+        return None
+
+
+# --- degrading, never dying ---------------------------------------------------------------------------
+
+
+async def test_a_tts_failure_lets_the_reply_continue_as_text_with_an_error_event(
+    alice, conversation, connect_as, fake_chat
+):
+    broken = FakeTextToSpeech(fail_with=ProviderUnavailable("tts down", provider="fake"))
+    fake_chat.enqueue(THREE_SENTENCES)
+    with registry.use_providers(tts=broken):
+        communicator = await connect_as(alice)
+        await start_voice(communicator, conversation)
+        await communicator.send_json_to({"type": "text", "text": "Hi"})
+        frames = await collect(communicator)
+        assert await communicator.receive_nothing(0.1)
+        await communicator.disconnect()
+
+    assert audio(frames) == []
+    errors = [e for e in events(frames) if e["type"] == "error"]
+    assert len(errors) == 1
+    assert (errors[0]["code"], errors[0]["stage"], errors[0]["retryable"]) == ("provider_unavailable", "tts", True)
+    assert frames[-1].value["text"] == THREE_SENTENCES
+    assert frames[-1].value["interrupted"] is False
+
+
+async def test_an_stt_failure_gives_an_error_and_text_input_still_works(
+    alice, conversation, connect_as, fake_chat, fake_stt
+):
+    fake_stt.enqueue(
+        ProviderUnavailable("rt down", provider="fake"), ProviderUnavailable("batch down", provider="fake")
+    )
+    fake_chat.enqueue("Typed is fine.")
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation, output_audio="none")
+    await speak(communicator)
+    error = await communicator.receive_json_from(3)
+    assert (error["type"], error["code"], error["stage"], error["retryable"]) == (
+        "error",
+        "provider_unavailable",
+        "stt",
+        True,
+    )
+    assert len(fake_stt.calls) == 2  # realtime, then the batch fallback
+    await communicator.send_json_to({"type": "text", "text": "Then I will type."})
+    frames = await collect(communicator)
+    await communicator.disconnect()
+    assert frames[-1].value["text"] == "Typed is fine."
+    assert [m.text for m in await messages_of(conversation)] == ["Then I will type.", "Typed is fine."]
+
+
+async def test_stt_that_is_not_configured_says_which_key_enables_it(alice, conversation, connect_as, fake_stt):
+    fake_stt.enqueue(ProviderNotConfigured("no key", provider="fake"))
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation)
+    await speak(communicator)
+    error = await communicator.receive_json_from(3)
+    await communicator.disconnect()
+    assert error["code"] == "provider_not_configured"
+    assert "ELEVENLABS_API_KEY" in error["message"]
+    assert len(fake_stt.calls) == 1  # no batch attempt: it would be refused the same way
+
+
+# --- limits ----------------------------------------------------------------------------------------------
+
+
+async def test_an_oversize_frame_is_rejected_without_any_provider_call(
+    alice, conversation, connect_as, fake_stt, settings
+):
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation)
+    await communicator.send_to(bytes_data=bytes(settings.VOICE_MAX_FRAME_BYTES + 2))
+    error = await communicator.receive_json_from(3)
+    assert error["code"] == "audio_too_large"
+    await speak(communicator)  # the rest of that utterance and its audio.end are ignored
+    assert await communicator.receive_nothing(0.2)
+    await communicator.send_json_to({"type": "audio.end"})
+    assert (await communicator.receive_json_from(3))["code"] == "no_audio"
+    await communicator.disconnect()
+    assert fake_stt.streams == []
+    assert fake_stt.calls == []
+    assert await ProviderCall.objects.acount() == 0
+
+
+async def test_an_oversize_utterance_is_rejected_and_its_audio_dropped(
+    alice, conversation, connect_as, fake_stt, fake_chat, settings
+):
+    settings.VOICE_MAX_UTTERANCE_BYTES = FRAME * 4
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation)
+    await speak(communicator, bytes(FRAME * 6))
+    error = await communicator.receive_json_from(3)
+    assert error["code"] == "audio_too_large"
+    assert await communicator.receive_nothing(0.2)  # the rest of the utterance and its audio.end are ignored
+    await communicator.disconnect()
+    assert fake_stt.calls == []
+    assert fake_stt.streams[0].closed
+    assert await Message.objects.acount() == 0
+
+
+async def test_a_too_short_utterance_is_refused_politely(alice, conversation, connect_as, fake_stt):
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation)
+    await speak(communicator, bytes(FRAME))
+    error = await communicator.receive_json_from(3)
+    await communicator.disconnect()
+    assert error["code"] == "audio_too_short"
+    assert fake_stt.calls == []
+
+
+async def test_turns_past_the_rate_limit_are_refused_and_not_saved(
+    alice, conversation, connect_as, fake_chat, settings
+):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ws_turn_user": (1, 60)}
+    settings.RATE_LIMITS_ENABLED = True
+    fake_chat.enqueue("First answer.")
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation, output_audio="none")
+    await communicator.send_json_to({"type": "text", "text": "One"})
+    await collect(communicator)
+    await communicator.send_json_to({"type": "text", "text": "Two"})
+    error = await communicator.receive_json_from(3)
+    await communicator.disconnect()
+    assert (error["code"], error["retryable"]) == ("rate_limited", True)
+    assert error["retry_after"] >= 1
+    assert [m.text for m in await messages_of(conversation)] == ["One", "First answer."]
+
+
+async def test_a_spent_tts_budget_keeps_the_reply_as_text(alice, conversation, connect_as, fake_chat, settings):
+    settings.DAILY_BUDGETS = {**settings.DAILY_BUDGETS, "tts_characters": 10}
+    fake_chat.enqueue("This sentence is longer than ten characters.")
+    tts = PacedTTS()
+    with registry.use_providers(tts=tts):
+        communicator = await connect_as(alice)
+        await start_voice(communicator, conversation)
+        await communicator.send_json_to({"type": "text", "text": "Hi"})
+        frames = await collect(communicator)
+        await communicator.disconnect()
+    [error] = [e for e in events(frames) if e["type"] == "error"]
+    assert (error["code"], error["stage"]) == ("budget_exceeded", "tts")
+    assert audio(frames) == []
+    assert tts.calls == []
+    assert frames[-1].value["text"] == "This sentence is longer than ten characters."
+
+
+async def test_a_spent_llm_budget_refuses_the_turn(alice, conversation, connect_as, fake_chat, settings):
+    settings.DAILY_BUDGETS = {**settings.DAILY_BUDGETS, "llm_tokens": 5}
+    fake_chat.enqueue("A reply that costs tokens.")
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation, output_audio="none")
+    await communicator.send_json_to({"type": "text", "text": "One"})
+    await collect(communicator)
+    await communicator.send_json_to({"type": "text", "text": "Two"})
+    error = await communicator.receive_json_from(3)
+    await communicator.disconnect()
+    assert (error["code"], error["retryable"]) == ("budget_exceeded", False)
+    assert len(fake_chat.calls) == 1
+
+
+# --- memory ---------------------------------------------------------------------------------------------
+
+
+async def test_memory_stays_flat_over_200_spoken_turns(alice, conversation, connect_as, settings):
+    import gc
+    import tracemalloc
+
+    settings.RATE_LIMITS_ENABLED = False
+    settings.DAILY_BUDGETS = {"llm_tokens": 0, "tts_characters": 0}
+    chat = FakeChat()
+    chat.enqueue(*[lambda request: "Summary so far." if request.task == "summary" else "Yes. Go on."] * 400)
+    tts = PacedTTS(chunks=2)
+    with registry.use_providers(chat=chat, tts=tts):
+        communicator = await connect_as(alice)
+        await start_voice(communicator, conversation)
+
+        served = 0
+
+        async def turns(count: int) -> None:
+            nonlocal served
+            for index in range(count):
+                await communicator.send_json_to({"type": "text", "text": f"Question {index}?"})
+                frames = await collect(communicator)
+                assert len(audio(frames)) == 4
+                served += 1
+                chat.calls.clear()  # the fakes' own records of calls are not the app's memory
+                tts.calls.clear()
+
+        await turns(40)  # warm up caches, the ORM and the memory fold
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        await turns(160)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        await communicator.disconnect()
+
+    ours = [tracemalloc.Filter(True, "*/conversations/*"), tracemalloc.Filter(True, "*/futureself/*")]
+    growth = sum(s.size_diff for s in after.filter_traces(ours).compare_to(before.filter_traces(ours), "filename"))
+    assert growth < 64 * 1024, f"{growth} bytes kept by the app over 160 turns"
+    assert served == 200
+
+
+# --- offline --------------------------------------------------------------------------------------------
+
+
+async def test_offline_mode_speaks_through_espeak_in_the_format_it_supports(alice, conversation, connect_as, fake_chat):
+    if not registry.tts_available():
+        pytest.skip("espeak-ng is not installed")
+    fake_chat.enqueue("Hello from ten years on.")
+    communicator = await connect_as(alice)
+    ready = await start_voice(communicator, conversation, output_audio="mp3_44100_128")
+    assert (ready["voice_enabled"], ready["output_audio"], ready["voice_input"]) == (True, "pcm_16000", False)
+    await communicator.send_json_to({"type": "text", "text": "Hi"})
+    frames = await collect(communicator, timeout=10)
+    await communicator.disconnect()
+    assert next(e for e in events(frames) if e["type"] == "audio.start")["format"] == "pcm_16000"
+    spoken = b"".join(audio(frames))
+    assert len(spoken) > 16_000  # more than half a second of 16 kHz speech
+    assert len(spoken) % 2 == 0
+
+
+async def test_webm_opus_utterances_go_to_the_batch_transcriber(alice, conversation, connect_as, fake_chat, fake_stt):
+    fake_stt.enqueue("Recorded in the browser's own format.")
+    fake_chat.enqueue("I hear you.")
+    communicator = await connect_as(alice)
+    ready = await start_voice(communicator, conversation, output_audio="none", input_audio="webm_opus")
+    assert ready["input_audio"] == "webm_opus"
+    await speak(communicator, b"\x1aE\xdf\xa3" + bytes(2000), frame=1000)
+    frames = await collect(communicator)
+    await communicator.disconnect()
+    assert frames[0].value["text"] == "Recorded in the browser's own format."
+    assert fake_stt.streams == []
+    assert fake_stt.calls == [b"\x1aE\xdf\xa3" + bytes(2000)]
+
+
+async def test_an_unknown_input_audio_format_is_refused(alice, conversation, connect_as):
+    communicator = await connect_as(alice)
+    error = await start_voice(communicator, conversation, input_audio="flac")
+    assert error["code"] == "bad_input_audio"
+    assert (await start_voice(communicator, conversation))["type"] == "ready"
+    await communicator.disconnect()

@@ -1,0 +1,98 @@
+"""Safety on the conversation socket: risky turns get the crisis response instead of the persona,
+and every reply sentence passes the output check before it is shown or spoken."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+
+from futureself.models import SafetyEvent
+from futureself.providers import registry
+from futureself.safety.output import REPLACEMENTS
+from tests.conversations.voice_helpers import PacedTTS, audio, collect, events, speak, start_voice
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RISKY = "Honestly I want to kill myself tonight."
+CERTAINTY_REPLACEMENT = REPLACEMENTS["certainty"]["en"]
+
+
+async def stored(conversation) -> list[tuple[str, str, bool]]:
+    return await database_sync_to_async(
+        lambda: [(m.role, m.text, m.safety_flagged) for m in conversation.messages.order_by("position")]
+    )()
+
+
+async def test_a_risky_typed_message_gets_the_safety_event_instead_of_a_reply(
+    alice, conversation, connect_as, fake_chat
+):
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation, output_audio="none")
+    await communicator.send_json_to({"type": "text", "text": RISKY})
+    event = await communicator.receive_json_from(3)
+    assert event["type"] == "safety"
+    assert event["message"]
+    assert event["resources"]
+    assert await communicator.receive_nothing(0.2)
+    await communicator.disconnect()
+
+    assert fake_chat.calls == []  # the persona never saw it
+    assert await stored(conversation) == [("user", RISKY, True)]
+    assert str((await SafetyEvent.objects.aget()).conversation_id) == str(conversation.pk)
+
+
+async def test_a_risky_transcribed_message_gets_the_safety_event_and_the_persona_is_not_called(
+    alice, conversation, connect_as, fake_chat, fake_stt
+):
+    fake_stt.enqueue(RISKY)
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation)
+    await speak(communicator)
+    frames = await collect(communicator, until=("safety",))
+    await communicator.disconnect()
+
+    assert [e["type"] for e in events(frames)] == ["transcript", "safety"]
+    assert fake_chat.calls == []
+    assert await stored(conversation) == [("user", RISKY, True)]
+    assert (await SafetyEvent.objects.aget()).input_mode == "voice"
+
+
+async def test_the_conversation_continues_after_a_safety_event_without_the_risky_words(
+    alice, conversation, connect_as, fake_chat
+):
+    fake_chat.enqueue("I'm glad you're still here with me.")
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation, output_audio="none")
+    await communicator.send_json_to({"type": "text", "text": RISKY})
+    await communicator.receive_json_from(3)
+    await communicator.send_json_to({"type": "retry"})
+    assert (await communicator.receive_json_from(3))["code"] == "nothing_to_retry"
+    await communicator.send_json_to({"type": "text", "text": "Can we talk about Montreal?"})
+    frames = await collect(communicator)
+    await communicator.disconnect()
+
+    assert frames[-1].value["text"] == "I'm glad you're still here with me."
+    prompt = "\n".join(m.content for m in fake_chat.calls[-1].messages)
+    assert "Can we talk about Montreal?" in prompt
+    assert RISKY not in prompt
+
+
+async def test_a_sentence_breaking_a_rule_is_replaced_before_it_is_shown_spoken_or_stored(
+    alice, conversation, connect_as, fake_chat
+):
+    fake_chat.enqueue("I remember the winter. I promise you it will all work out. Take care.")
+    tts = PacedTTS(chunks=1)
+    with registry.use_providers(tts=tts):
+        communicator = await connect_as(alice)
+        await start_voice(communicator, conversation)
+        await communicator.send_json_to({"type": "text", "text": "Will it work out?"})
+        frames = await collect(communicator)
+        await communicator.disconnect()
+
+    deltas = [e["text"] for e in events(frames) if e["type"] == "reply.delta"]
+    assert deltas == ["I remember the winter.", " " + CERTAINTY_REPLACEMENT, " Take care."]
+    assert [c["text"] for c in tts.calls] == ["I remember the winter.", CERTAINTY_REPLACEMENT, "Take care."]
+    assert not any(b"promise" in chunk for chunk in audio(frames))
+    expected = f"I remember the winter. {CERTAINTY_REPLACEMENT} Take care."
+    assert frames[-1].value["text"] == expected
+    assert (await stored(conversation))[-1] == ("future_self", expected, False)
