@@ -146,9 +146,3 @@ def fake_image():
     image = FakeImageGenerator()
     with registry.use_providers(image=image):
         yield image
-
-
-def pytest_collection_modifyitems(config, items):
-    # Browser tests run last: Playwright's sync API keeps its own event loop
-    # running for the session, which async tests after it could not share.
-    items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))
