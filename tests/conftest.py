@@ -16,6 +16,9 @@ from futureself.models import ApiToken
 from futureself.providers import registry
 from tests.fakes.providers import FakeChat, FakeImageGenerator, FakeSpeechToText, FakeTextToSpeech
 
+# The local vendor fake (vendor_fake, vendor_fake_server) for every test that wants it.
+pytest_plugins = ["tests.vendor_fakes.fixtures"]
+
 _real_connect = socket.socket.connect
 _LOOPBACK = ("127.", "::1", "localhost", "0.0.0.0")
 

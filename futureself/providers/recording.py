@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from futureself.providers.base import (
+    OUTPUT_FORMATS,
     ChatDelta,
     ChatProvider,
     ChatRequest,
@@ -244,6 +245,15 @@ class RecordingTextToSpeech:
     def __init__(self, inner: TextToSpeech) -> None:
         self.inner = inner
         self.name = inner.name
+
+    @property
+    def available(self) -> bool:
+        """Whether the inner provider can speak now (offline speech needs espeak-ng)."""
+        return getattr(self.inner, "available", True)
+
+    @property
+    def supported_formats(self) -> tuple[str, ...]:
+        return tuple(getattr(self.inner, "supported_formats", OUTPUT_FORMATS))
 
     async def stream(
         self,

@@ -91,6 +91,12 @@ def image() -> ImageGenerator:
     return _get("image")
 
 
+def tts_available() -> bool:
+    """Whether the configured text-to-speech can speak (offline: espeak-ng is installed)."""
+    provider = text_to_speech()
+    return getattr(getattr(provider, "inner", provider), "available", True)
+
+
 def reset() -> None:
     _built.clear()
 

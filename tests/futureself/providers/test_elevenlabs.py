@@ -20,18 +20,19 @@ from futureself.providers.resilience import Deadlines, RetryPolicy
 from tests.vendor_fakes import Fault, Malformed, Stall
 from tests.vendor_fakes.samples import MP3_FRAME
 
-FAST = Deadlines(stt=1, stt_final=0.5, tts_first_chunk=0.5, stream_total=1.5, complete=0.5)
+# Roomy for calls meant to succeed; the fault tests set short deadlines of their own.
+ROOMY = Deadlines(stt=5, stt_final=5, tts_first_chunk=5, stream_total=10, complete=5)
 QUICK_RETRIES = RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=3)
 HALF_SECOND_OF_PCM = bytes(16000)  # 16 kHz, 16-bit mono
 
 
 def stt(fake, **overrides) -> ElevenLabsSpeechToText:
-    options = {"api_key": "xi-test", "base_url": fake.base_url, "deadlines": FAST, "retry": QUICK_RETRIES}
+    options = {"api_key": "xi-test", "base_url": fake.base_url, "deadlines": ROOMY, "retry": QUICK_RETRIES}
     return ElevenLabsSpeechToText(model="scribe_v2", realtime_model="scribe_v2_realtime", **{**options, **overrides})
 
 
 def tts(fake, **overrides) -> ElevenLabsTextToSpeech:
-    options = {"api_key": "xi-test", "base_url": fake.base_url, "deadlines": FAST, "retry": QUICK_RETRIES}
+    options = {"api_key": "xi-test", "base_url": fake.base_url, "deadlines": ROOMY, "retry": QUICK_RETRIES}
     return ElevenLabsTextToSpeech(model="eleven_flash_v2_5", **{**options, **overrides})
 
 
@@ -112,7 +113,9 @@ async def test_a_stalled_transcription_misses_its_deadline(vendor_fake):
     vendor_fake.script("elevenlabs.stt", Stall())
 
     with pytest.raises(ProviderUnavailable, match="longer than"):
-        await stt(vendor_fake, retry=RetryPolicy(attempts=1)).transcribe(b"x", content_type="audio/webm")
+        await stt(vendor_fake, deadlines=Deadlines(stt=0.3), retry=RetryPolicy(attempts=1)).transcribe(
+            b"x", content_type="audio/webm"
+        )
 
 
 async def test_a_malformed_transcription_is_a_bad_response(vendor_fake):
@@ -148,7 +151,7 @@ async def test_a_realtime_stream_sends_pcm_and_returns_the_committed_transcript(
 
 async def test_a_realtime_transcript_that_never_comes_misses_the_final_deadline(vendor_fake):
     vendor_fake.script("elevenlabs.realtime", Stall())
-    stream = await stt(vendor_fake).open_stream()
+    stream = await stt(vendor_fake, deadlines=Deadlines(stt_final=0.4)).open_stream()
     await stream.send(HALF_SECOND_OF_PCM)
 
     started = time.perf_counter()
@@ -261,10 +264,11 @@ async def test_tts_honours_retry_after(vendor_fake):
 
 async def test_tts_that_sends_nothing_misses_the_first_chunk_deadline(vendor_fake):
     vendor_fake.script("elevenlabs.tts", Stall(), Stall(), Stall())
+    impatient = tts(vendor_fake, deadlines=Deadlines(tts_first_chunk=0.4))
 
     started = time.perf_counter()
     with pytest.raises(ProviderUnavailable):
-        [c async for c in tts(vendor_fake).stream("Hi.", voice_id="v")]
+        [c async for c in impatient.stream("Hi.", voice_id="v")]
     assert time.perf_counter() - started < 1.5
 
 
@@ -273,7 +277,8 @@ async def test_tts_that_stops_midway_misses_the_whole_stream_deadline(vendor_fak
     received: list[bytes] = []
 
     async def consume() -> None:
-        async for chunk in tts(vendor_fake).stream("A much longer sentence to say out loud.", voice_id="v"):
+        impatient = tts(vendor_fake, deadlines=Deadlines(tts_first_chunk=2, stream_total=0.8))
+        async for chunk in impatient.stream("A much longer sentence to say out loud.", voice_id="v"):
             received.append(chunk)
 
     with pytest.raises(ProviderUnavailable, match="deadline"):

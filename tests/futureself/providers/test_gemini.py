@@ -18,12 +18,12 @@ from futureself.providers.resilience import Deadlines, RetryPolicy
 from tests.vendor_fakes import Fault, Image, Malformed, NoImage, Stall
 from tests.vendor_fakes.samples import png
 
-FAST = Deadlines(image=1)
+ROOMY = Deadlines(image=10, complete=5)  # the stall test sets a short one
 QUICK_RETRIES = RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=3)
 
 
 def painter(fake, **overrides) -> GeminiImage:
-    options = {"api_key": "g-test", "base_url": fake.base_url, "deadlines": FAST, "retry": QUICK_RETRIES}
+    options = {"api_key": "g-test", "base_url": fake.base_url, "deadlines": ROOMY, "retry": QUICK_RETRIES}
     return GeminiImage(model="gemini-3.1-flash-image", **{**options, **overrides})
 
 

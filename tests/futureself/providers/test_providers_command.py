@@ -122,7 +122,7 @@ def test_calls_through_the_registry_reach_the_vendor_and_are_recorded(vendors):
     with pytest.raises(ProviderNotConfigured):
         async_to_sync(chat.complete)(ask)
 
-    ok, failed = ProviderCall.objects.order_by("pk")
+    ok, failed = ProviderCall.objects.order_by("created_at")
     assert (ok.provider, ok.task, ok.model, ok.outcome) == ("mistral", "interview", "mistral-small-latest", "ok")
     assert ok.output_tokens == 2
     assert (failed.outcome, failed.error_code) == ("error", "provider_not_configured")
