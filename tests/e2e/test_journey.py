@@ -35,15 +35,22 @@ def live_server_vendor_fakes() -> Iterator[tuple[LiveServer, VendorFake]]:
     fake.stop()
 
 
+def settle(page) -> None:
+    """Let the layout catch up with a viewport change before capturing it."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def check_page(page, name: str) -> None:
     """Screenshots at both sizes; no sideways scroll on a phone; no console errors so far."""
     page.wait_for_load_state("networkidle")
     screenshot(page, f"{name}-1280")
     page.set_viewport_size(PHONE)
+    settle(page)
     screenshot(page, f"{name}-390")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{name} scrolls sideways on a phone ({width}px wide)"
     page.set_viewport_size(DESKTOP)
+    settle(page)
     assert page.console_errors == [], f"{name}: {page.console_errors}"
 
 
