@@ -169,3 +169,32 @@ def test_a_bad_bearer_token_gets_401_not_a_csrf_error(method, path):
 def test_deleting_me_with_a_token_answers_204_then_the_token_is_dead(alice_api):
     assert alice_api.delete("/api/me").status_code == 204
     assert alice_api.get("/api/me/export").status_code == 401
+
+
+class Workflow(schema.as_state_machine()):
+    """Calls chained through the links Schemathesis infers from the schema (ids returned, then sent)."""
+
+    def validate_response(self, response, case, additional_checks=None, **kwargs):
+        __tracebackhide__ = True
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            excluded_checks=[positive_data_acceptance],
+            transport_kwargs=kwargs or None,
+            recorder=self.recorder,
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("_app_in_this_transaction", "fake_image", "owned_objects")
+def test_sequences_of_calls_linked_by_their_ids_stay_within_the_schema():
+    Workflow.run(
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+    )
