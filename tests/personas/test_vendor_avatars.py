@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from PIL import Image as PILImage
 
 from futureself.models import ProviderCall
 from tests.builders import make_future_self
-from tests.vendor_fakes.server import Fault, Image, NoImage
+from tests.vendor_fakes.server import Fault, Image, Latency, NoImage
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +83,31 @@ def test_an_avatar_is_drawn_by_mistrals_image_generation_agent(alice, alice_api,
     assert mistral_images.received("mistral.files"), "the image is downloaded from the files API"
     future_self.refresh_from_db()
     assert future_self.avatar.read() == png("orange")
+
+
+def test_three_avatars_from_a_slow_gemini_take_about_the_time_of_one(alice, gemini):
+    from personas.services import avatars_ensure
+
+    first = make_future_self(owner=alice)
+    selves = [
+        first,
+        make_future_self(profile=first.profile, path="Stay in Lyon"),
+        make_future_self(profile=first.profile, path="Something else"),
+    ]
+    gemini.latency = Latency(image_ms=500)
+    for colour in ("red", "green", "blue"):
+        gemini.script("gemini.generate", Image(png(colour)))
+
+    started = time.perf_counter()
+    failures = avatars_ensure(selves=selves)
+    elapsed = time.perf_counter() - started
+
+    assert failures == {}
+    assert elapsed < 1.2, f"three 0.5 s avatars took {elapsed:.2f} s: they were not drawn concurrently"
+    for future_self in selves:
+        future_self.refresh_from_db()
+        assert future_self.avatar
+    assert len(gemini.received("gemini.generate")) == 3
 
 
 def test_a_gemini_outage_is_a_503_and_the_retry_succeeds(alice, alice_api, gemini, settings):

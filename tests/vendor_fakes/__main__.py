@@ -27,6 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="pace audio at playback speed after the first chunk (default on)",
     )
     parser.add_argument("--stt-final-ms", type=float, default=0)
+    parser.add_argument("--image-ms", type=float, default=0, help="time to draw one image")
     return parser.parse_args(argv)
 
 
@@ -39,6 +40,7 @@ async def main(argv: list[str] | None = None) -> None:
             tts_first_audio_ms=args.tts_first_audio_ms,
             tts_realtime=args.tts_realtime,
             stt_final_ms=args.stt_final_ms,
+            image_ms=args.image_ms,
         )
     )
     url = await fake.serve(args.host, args.port)

@@ -25,6 +25,7 @@ async def generate(request: web.Request, fake: VendorFake) -> web.Response:
     entry = fake.record(request, "gemini.generate", json=body)
     entry.query["model"] = model
     reply = fake.next_reply("gemini.generate")
+    await fake.sleep_ms(fake.latency.image_ms)
     if isinstance(reply, Fault):
         return fake.fault_response(reply, vendor="gemini")
     if isinstance(reply, Stall):

@@ -177,6 +177,7 @@ async def conversation(request: web.Request, fake: VendorFake) -> web.Response:
     body = await request.json()
     fake.record(request, "mistral.conversations", json=body)
     reply = fake.next_reply("mistral.conversations")
+    await fake.sleep_ms(fake.latency.image_ms)
     if isinstance(reply, Fault):
         return fake.fault_response(reply, vendor="mistral")
     if isinstance(reply, Stall):

@@ -84,6 +84,7 @@ class Latency:
     tts_first_audio_ms: float = 0
     tts_realtime: bool = False  # pace audio chunks at playback speed
     stt_final_ms: float = 0
+    image_ms: float = 0  # time to draw one image
 
 
 @dataclass
