@@ -11,6 +11,7 @@ from conversations.models import Conversation, Debrief
 from conversations.schemas import ConversationOut, DebriefOut, MessageOut, SummarizeIn
 from conversations.selectors import conversation_get_for_owner
 from conversations.services import conversation_summarize, stream_path
+from futureself.api_errors import PROVIDER, WRITE, errors
 from futureself.providers import registry
 
 router = Router(tags=["conversations"])
@@ -34,7 +35,11 @@ def conversation_out(conversation: Conversation) -> ConversationOut:
     )
 
 
-@router.post("/conversation/summarize", response=DebriefOut, summary="Write the debrief and end the conversation")
+@router.post(
+    "/conversation/summarize",
+    response={200: DebriefOut, **errors(*WRITE, 404, 409, 422, *PROVIDER)},
+    summary="Write the debrief and end the conversation",
+)
 def summarize(request: HttpRequest, payload: SummarizeIn):
     """409 when nothing was said yet; 503 (retryable) when the chat provider fails. Calling it
     again on a debriefed conversation returns the same debrief."""
@@ -42,6 +47,10 @@ def summarize(request: HttpRequest, payload: SummarizeIn):
     return debrief_out(conversation_summarize(conversation=conversation, chat=registry.chat()))
 
 
-@router.get("/conversation/{conversation_id}", response=ConversationOut, summary="A conversation with its messages")
+@router.get(
+    "/conversation/{conversation_id}",
+    response={200: ConversationOut, **errors(404, 422)},
+    summary="A conversation with its messages",
+)
 def conversation_detail(request: HttpRequest, conversation_id: uuid.UUID):
     return conversation_out(conversation_get_for_owner(owner=request.auth, pk=conversation_id))

@@ -398,11 +398,18 @@ def debrief_context(conversation: Conversation) -> dict[str, Any]:
         .exclude(path=future_self.path)
         .order_by("created_at")
     )
+    # One query for every sibling's words, not one per sibling and conversation.
+    words_by_self: dict[Any, list[str]] = {}
+    for self_id, text in (
+        Message.objects.filter(conversation__future_self__in=siblings, role=Message.Role.USER)
+        .exclude(text="")
+        .order_by("conversation__created_at", "position")
+        .values_list("conversation__future_self_id", "text")
+    ):
+        words_by_self.setdefault(self_id, []).append(text)
     other_paths = []
     for sibling in siblings:
-        words: list[str] = []
-        for other in sibling.conversations.order_by("created_at"):
-            words.extend(_person_messages(other))
+        words = words_by_self.get(sibling.pk, [])
         if words:
             other_paths.append(
                 {

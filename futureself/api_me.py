@@ -7,6 +7,7 @@ from typing import Literal
 from django.http import HttpResponse
 from ninja import Router, Status
 
+from futureself.api_errors import errors
 from futureself.limits import rate_limit_request
 from futureself.privacy import PersonExport, person_delete, person_export, person_export_markdown
 
@@ -15,8 +16,9 @@ router = Router(tags=["me"])
 
 @router.get(
     "/me/export",
-    response=PersonExport,
+    response={200: PersonExport, **errors(422, 429)},
     summary="Everything the app holds about you, as JSON or readable Markdown",
+    openapi_extra={"responses": {200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}}},
 )
 def export_me(request, format: Literal["json", "markdown"] = "json"):
     rate_limit_request(request, "export")
@@ -28,7 +30,7 @@ def export_me(request, format: Literal["json", "markdown"] = "json"):
     return document
 
 
-@router.delete("/me", response={204: None}, summary="Delete you and everything you made, for good")
+@router.delete("/me", response={204: None, **errors(403)}, summary="Delete you and everything you made, for good")
 def delete_me(request):
     person_delete(owner=request.auth)
     session = getattr(request, "session", None)

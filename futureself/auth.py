@@ -45,6 +45,13 @@ class SessionOwnerAuth(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # Without a session cookie there is no session to protect: skip the CSRF check so a
+        # request with a missing or bad bearer token gets 401, not "CSRF check Failed" (403).
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Owner | None:
         owner = owner_from_request(request)
         return None if owner.is_anonymous else owner

@@ -9,6 +9,7 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from futureself.api_errors import PROVIDER, WRITE, errors
 from futureself.errors import InvalidInput
 from futureself.ownership import Owner
 from interviews import services
@@ -82,7 +83,7 @@ def _reply_out(reply: services.InterviewReply) -> RespondOut:
 
 @router.post(
     "/interview/respond",
-    response=RespondOut,
+    response={200: RespondOut, **errors(*WRITE, 404, 409, 422, *PROVIDER)},
     summary="Answer the interviewer (or start an interview) and get the next question",
     description=(
         "`interview_id: null` starts an interview; `message` may then be empty. The answer is saved before the "
@@ -103,7 +104,11 @@ def interview_respond(request, payload: RespondIn):
     return _reply_out(reply)
 
 
-@router.post("/interview/complete", response=CompleteOut, summary="Finish the interview and build its profile")
+@router.post(
+    "/interview/complete",
+    response={200: CompleteOut, **errors(*WRITE, 404, 409, 422, *PROVIDER)},
+    summary="Finish the interview and build its profile",
+)
 def interview_complete(request, payload: InterviewRef):
     owner: Owner = request.auth
     interview = interview_get_for_owner(owner=owner, pk=payload.interview_id)
@@ -113,7 +118,7 @@ def interview_complete(request, payload: InterviewRef):
 
 @router.post(
     "/profile/build",
-    response=ProfileOut,
+    response={200: ProfileOut, **errors(*WRITE, 404, 409, 422, *PROVIDER)},
     summary="Build a new profile version",
     description=(
         "Either `interview_id` (a new version from that interview's transcript) or `transcript` (an external "
@@ -132,7 +137,11 @@ def profile_build(request, payload: BuildIn):
     return profile_out(profile)
 
 
-@router.get("/interview/{interview_id}", response=InterviewOut, summary="An interview with its transcript")
+@router.get(
+    "/interview/{interview_id}",
+    response={200: InterviewOut, **errors(404, 422)},
+    summary="An interview with its transcript",
+)
 def interview_detail(request, interview_id: uuid.UUID):
     owner: Owner = request.auth
     interview = interview_get_for_owner(owner=owner, pk=interview_id)
@@ -152,7 +161,7 @@ def interview_detail(request, interview_id: uuid.UUID):
     }
 
 
-@router.get("/profile/{profile_id}", response=ProfileOut, summary="A profile version")
+@router.get("/profile/{profile_id}", response={200: ProfileOut, **errors(404, 422)}, summary="A profile version")
 def profile_detail(request, profile_id: uuid.UUID):
     owner: Owner = request.auth
     return profile_out(profile_get_for_owner(owner=owner, pk=profile_id))
@@ -160,7 +169,7 @@ def profile_detail(request, profile_id: uuid.UUID):
 
 @router.patch(
     "/profile/{profile_id}",
-    response=ProfileOut,
+    response={200: ProfileOut, **errors(*WRITE, 404, 422)},
     summary="Correct profile fields",
     description=(
         "`data` holds only the fields to change. The result is a new version, `edited_by_user: true`, and later "

@@ -7,6 +7,7 @@ import uuid
 from ninja import Router, Schema
 from pydantic import Field
 
+from futureself.api_errors import PROVIDER, WRITE, errors
 from futureself.ownership import Owner
 from interviews.selectors import profile_get_for_owner
 from personas import services
@@ -63,7 +64,11 @@ class CorrectIn(Schema):
     correction: str = Field(min_length=1, max_length=services.CORRECTION_MAX_CHARS)
 
 
-@router.post("/future-self/generate", response=GenerateOut, summary="Generate one future self per option")
+@router.post(
+    "/future-self/generate",
+    response={200: GenerateOut, **errors(*WRITE, 404, 422, *PROVIDER)},
+    summary="Generate one future self per option",
+)
 def future_self_generate(request, payload: GenerateIn):
     owner: Owner = request.auth
     profile = profile_get_for_owner(owner=owner, pk=payload.profile_id)
@@ -77,7 +82,11 @@ def future_self_generate(request, payload: GenerateIn):
     return {"profile_id": profile.pk, "dilemma": selves[0].dilemma, "selves": [self_card(s) for s in selves]}
 
 
-@router.post("/future-self/select", response=SelectOut, summary="Start a new conversation with a future self")
+@router.post(
+    "/future-self/select",
+    response={200: SelectOut, **errors(*WRITE, 404, 422)},
+    summary="Start a new conversation with a future self",
+)
 def future_self_select(request, payload: SelectIn):
     from conversations.services import stream_path
 
@@ -92,7 +101,7 @@ def future_self_select(request, payload: SelectIn):
     }
 
 
-@router.get("/future-self/{future_self_id}", response=SelfCard, summary="A future self")
+@router.get("/future-self/{future_self_id}", response={200: SelfCard, **errors(404, 422)}, summary="A future self")
 def future_self_detail(request, future_self_id: uuid.UUID):
     owner: Owner = request.auth
     return self_card(future_self_get_for_owner(owner=owner, pk=future_self_id))
@@ -100,7 +109,7 @@ def future_self_detail(request, future_self_id: uuid.UUID):
 
 @router.post(
     "/future-self/{future_self_id}/correct",
-    response=SelfCard,
+    response={200: SelfCard, **errors(*WRITE, 404, 422, *PROVIDER)},
     summary="\"That's not me\": rewrite this self for the same path with the person's correction",
 )
 def future_self_correct(request, future_self_id: uuid.UUID, payload: CorrectIn):
@@ -109,14 +118,22 @@ def future_self_correct(request, future_self_id: uuid.UUID, payload: CorrectIn):
     return self_card(services.future_self_correct(future_self=future_self, correction=payload.correction))
 
 
-@router.get("/profile/{profile_id}/future-selves", response=list[SelfCard], summary="Every future self of a profile")
+@router.get(
+    "/profile/{profile_id}/future-selves",
+    response={200: list[SelfCard], **errors(404, 422)},
+    summary="Every future self of a profile",
+)
 def profile_future_selves(request, profile_id: uuid.UUID):
     owner: Owner = request.auth
     profile = profile_get_for_owner(owner=owner, pk=profile_id)
     return [self_card(s) for s in future_selves_for_profile(profile=profile)]
 
 
-@router.post("/avatar/generate", response=AvatarOut, summary="The avatar of a future self (drawn if missing)")
+@router.post(
+    "/avatar/generate",
+    response={200: AvatarOut, **errors(*WRITE, 404, 422, *PROVIDER)},
+    summary="The avatar of a future self (drawn if missing)",
+)
 def avatar_generate(request, payload: AvatarIn):
     owner: Owner = request.auth
     future_self = future_self_get_for_owner(owner=owner, pk=payload.future_self_id)

@@ -196,5 +196,7 @@ def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot as a test artifact."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # caret="initial": Playwright's default caret hiding leaves `style=""` on every input, which
+    # htmx then copies while settling a swap, and the CSP (style-src 'self') reports each copy.
+    page.screenshot(path=str(path), full_page=True, caret="initial")
     return path

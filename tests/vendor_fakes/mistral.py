@@ -47,7 +47,9 @@ def _reply_text(reply: Any, body: dict[str, Any]) -> str:
         return json.dumps(reply)
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
-        return json.dumps(samples.sample_for_schema(response_format["json_schema"]["schema"]))
+        return json.dumps(
+            samples.structured_reply(response_format["json_schema"]["schema"], body.get("messages") or [])
+        )
     if response_format.get("type") == "json_object":
         return "{}"
     return samples.DEFAULT_REPLY

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import math
+import re
 import struct
 from typing import Any
 
@@ -95,6 +97,39 @@ def sample_for_schema(schema: dict[str, Any], root: dict[str, Any] | None = None
     if kind == "null":
         return None
     return "sample"
+
+
+def structured_reply(schema: dict[str, Any], messages: list[dict[str, Any]]) -> Any:
+    """A sample for ``schema``; for the future selves, one card per option the request lists.
+
+    A bare schema sample cannot match the options the person typed, and the app rightly
+    rejects cards whose paths match none of them.
+    """
+    value = sample_for_schema(schema)
+    options = _data_block(messages, "options")
+    if isinstance(value, dict) and value.get("selves") and isinstance(options, list):
+        card = value["selves"][0]
+        memories = [{**memory, "kind": "imagined", "source": None} for memory in card.get("memories") or []]
+        value["selves"] = [
+            {**card, "path": option, "title": f"The one who chose: {option}", "unexpected": False, "memories": memories}
+            for option in options
+        ]
+    return value
+
+
+def _data_block(messages: list[dict[str, Any]], tag: str) -> Any:
+    """The JSON inside the last ``<tag>...</tag>`` block of the user messages (see ``prompts.as_data``)."""
+    for message in reversed(messages):
+        content = message.get("content")
+        if message.get("role") != "user" or not isinstance(content, str):
+            continue
+        match = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", content, re.DOTALL)
+        if match:
+            try:
+                return json.loads(match.group(1))
+            except ValueError:
+                return None
+    return None
 
 
 def _resolve(ref: str, root: dict[str, Any]) -> dict[str, Any]:

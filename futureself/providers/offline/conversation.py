@@ -181,9 +181,11 @@ def debrief(request: ChatRequest) -> dict[str, Any]:
     insights = [f'You said: "{sentence}"' for sentence in salient]
     advice = []
     if card.get("costs"):
-        advice.append(f"Weigh the cost this self named honestly: {card['costs'][0]}.")
+        advice.append(f"Weigh the cost this self named honestly: {card['costs'][0].rstrip('.')}.")
     if card.get("gains"):
-        advice.append(f"Notice whether this gain matters to you as much as it did to them: {card['gains'][0]}.")
+        advice.append(
+            f"Notice whether this gain matters to you as much as it did to them: {card['gains'][0].rstrip('.')}."
+        )
     advice.append("Treat what you heard as one imagined version, not a forecast.")
 
     comparison = []
