@@ -72,11 +72,12 @@ def _reply_out(reply: services.InterviewReply) -> RespondOut:
     return RespondOut(
         interview_id=interview.id,
         status=interview.status,
-        question=reply.question.content,
+        question=reply.question_text,
         turn=reply.turn,
         topics_covered=interview.topics_covered,
         progress=reply.progress,
         ready_to_complete=interview.ready_to_complete,
+        safety=reply.safety,
     )
 
 

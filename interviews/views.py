@@ -74,6 +74,8 @@ def _chat_context(interview: Interview, *, error: str = "", retryable: bool = Fa
         "can_finish": services.interview_can_finish(interview=interview),
         "error": error,
         "retryable": retryable,
+        "safety": services.interview_safety_notice(interview=interview),
+        "gentle_question": services.interview_gentle_question(interview=interview),
     }
 
 

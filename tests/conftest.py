@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from futureself.models import ApiToken
@@ -39,6 +40,14 @@ def _no_network():
     socket.socket.connect = _guarded_connect
     yield
     socket.socket.connect = _real_connect
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    # Rate-limit and budget counters live in the cache: each test starts with none used.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -146,9 +155,3 @@ def fake_image():
     image = FakeImageGenerator()
     with registry.use_providers(image=image):
         yield image
-
-
-def pytest_collection_modifyitems(config, items):
-    # Browser tests run last: Playwright's sync API keeps its own event loop
-    # running for the session, which async tests after it could not share.
-    items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))
