@@ -11,6 +11,7 @@ from conversations.models import Conversation, Debrief
 from conversations.schemas import ConversationOut, DebriefOut, MessageOut, SummarizeIn
 from conversations.selectors import conversation_get_for_owner
 from conversations.services import conversation_summarize, stream_path
+from futureself.limits import provider_backed
 from futureself.providers import registry
 
 router = Router(tags=["conversations"])
@@ -35,6 +36,7 @@ def conversation_out(conversation: Conversation) -> ConversationOut:
 
 
 @router.post("/conversation/summarize", response=DebriefOut, summary="Write the debrief and end the conversation")
+@provider_backed("generation")
 def summarize(request: HttpRequest, payload: SummarizeIn):
     """409 when nothing was said yet; 503 (retryable) when the chat provider fails. Calling it
     again on a debriefed conversation returns the same debrief."""

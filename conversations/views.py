@@ -16,6 +16,7 @@ from conversations.schemas import DebriefData
 from conversations.selectors import conversation_get_for_owner
 from conversations.services import conversation_summarize, stream_path
 from futureself.errors import ServiceError
+from futureself.limits import provider_backed_view
 from futureself.ownership import owner_from_request
 from futureself.providers import registry
 from futureself.providers.base import ProviderError
@@ -41,6 +42,7 @@ def conversation_detail(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@provider_backed_view("generation")
 def conversation_end_and_debrief(request: HttpRequest, pk) -> HttpResponse:
     conversation = conversation_get_for_owner(owner=owner_from_request(request), pk=pk)
     try:

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from futureself.errors import InvalidInput
+from futureself.limits import provider_backed
 from futureself.ownership import Owner
 from interviews import services
 from interviews.engines import topic_progress
@@ -91,6 +92,7 @@ def _reply_out(reply: services.InterviewReply) -> RespondOut:
         "header) and the pending answer is answered, not duplicated."
     ),
 )
+@provider_backed("provider")
 def interview_respond(request, payload: RespondIn):
     owner: Owner = request.auth
     key = _idempotency_key(request)
@@ -105,6 +107,7 @@ def interview_respond(request, payload: RespondIn):
 
 
 @router.post("/interview/complete", response=CompleteOut, summary="Finish the interview and build its profile")
+@provider_backed("generation")
 def interview_complete(request, payload: InterviewRef):
     owner: Owner = request.auth
     interview = interview_get_for_owner(owner=owner, pk=payload.interview_id)
@@ -121,6 +124,7 @@ def interview_complete(request, payload: InterviewRef):
         "frontend's transcript, stored as an imported, completed interview)."
     ),
 )
+@provider_backed("generation")
 def profile_build(request, payload: BuildIn):
     owner: Owner = request.auth
     if (payload.interview_id is None) == (payload.transcript is None):

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, replace_url, retarget
 
 from futureself.errors import ServiceError
+from futureself.limits import provider_backed_view
 from futureself.ownership import owner_from_request
 from futureself.providers.base import ProviderError
 from interviews import services
@@ -104,6 +105,7 @@ def detail(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@provider_backed_view("provider")
 def answer(request: HttpRequest, pk) -> HttpResponse:
     interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
     message = request.POST.get("message", "")
@@ -120,6 +122,7 @@ def answer(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@provider_backed_view("provider")
 def ask(request: HttpRequest, pk) -> HttpResponse:
     """The interviewer's turn for the transcript as it stands: the first question, or a retry."""
     interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
@@ -143,6 +146,7 @@ def finish(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@provider_backed_view("generation")
 def build(request: HttpRequest, pk) -> HttpResponse:
     """Build the profile (a new version when ``rebuild`` is posted) and go to it."""
     interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)

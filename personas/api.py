@@ -7,6 +7,7 @@ import uuid
 from ninja import Router, Schema
 from pydantic import Field
 
+from futureself.limits import provider_backed, rate_limited
 from futureself.ownership import Owner
 from interviews.selectors import profile_get_for_owner
 from personas import services
@@ -64,6 +65,7 @@ class CorrectIn(Schema):
 
 
 @router.post("/future-self/generate", response=GenerateOut, summary="Generate one future self per option")
+@provider_backed("generation")
 def future_self_generate(request, payload: GenerateIn):
     owner: Owner = request.auth
     profile = profile_get_for_owner(owner=owner, pk=payload.profile_id)
@@ -78,6 +80,7 @@ def future_self_generate(request, payload: GenerateIn):
 
 
 @router.post("/future-self/select", response=SelectOut, summary="Start a new conversation with a future self")
+@rate_limited("provider")
 def future_self_select(request, payload: SelectIn):
     from conversations.services import stream_path
 
@@ -103,6 +106,7 @@ def future_self_detail(request, future_self_id: uuid.UUID):
     response=SelfCard,
     summary="\"That's not me\": rewrite this self for the same path with the person's correction",
 )
+@provider_backed("generation")
 def future_self_correct(request, future_self_id: uuid.UUID, payload: CorrectIn):
     owner: Owner = request.auth
     future_self = future_self_get_for_owner(owner=owner, pk=future_self_id)
@@ -117,6 +121,7 @@ def profile_future_selves(request, profile_id: uuid.UUID):
 
 
 @router.post("/avatar/generate", response=AvatarOut, summary="The avatar of a future self (drawn if missing)")
+@provider_backed("generation")
 def avatar_generate(request, payload: AvatarIn):
     owner: Owner = request.auth
     future_self = future_self_get_for_owner(owner=owner, pk=payload.future_self_id)

@@ -11,6 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from futureself.auth import user_for_token
 from futureself.errors import InvalidInput, ServiceError
+from futureself.limits import RateLimited, limit_response, provider_backed_view, rate_limit_request, rate_limited_view
 from futureself.ownership import Owner, owner_from_request, owner_from_user
 from futureself.providers.base import ProviderError
 from interviews.selectors import profile_get_for_owner
@@ -34,6 +35,7 @@ def _years(raw: str | None) -> int | None:
 
 
 @require_http_methods(["GET", "POST"])
+@provider_backed_view("generation", methods=("POST",))
 def generate(request: HttpRequest, profile_id) -> HttpResponse:
     profile = profile_get_for_owner(owner=owner_from_request(request), pk=profile_id)
     context: dict = {"profile": profile}
@@ -94,6 +96,7 @@ def futures(request: HttpRequest, generation_id) -> HttpResponse:
 
 
 @require_GET
+@provider_backed_view("generation")
 def avatars(request: HttpRequest, generation_id) -> HttpResponse:
     """Every missing avatar of a generation, drawn at once; answers with out-of-band figures."""
     selves = generation_get_for_owner(owner=owner_from_request(request), generation_id=generation_id)
@@ -106,6 +109,7 @@ def avatars(request: HttpRequest, generation_id) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@provider_backed_view("generation")
 def avatar_figure(request: HttpRequest, pk) -> HttpResponse:
     """One card's avatar figure: drawn if missing (GET) or drawn again (POST)."""
     future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)
@@ -132,6 +136,11 @@ def avatar(request: HttpRequest, pk) -> HttpResponse:
     future_self: FutureSelf = future_self_get_for_owner(owner=_image_owner(request), pk=pk)
     if not future_self.avatar:
         try:
+            # Only a request that draws counts against the limit; a stored image is free.
+            rate_limit_request(request, "generation")
+        except RateLimited as exc:
+            return limit_response(exc, request=request)
+        try:
             future_self = services.avatar_ensure(future_self=future_self)
         except ProviderError as exc:
             response = HttpResponse(exc.message, status=503, content_type="text/plain")
@@ -144,6 +153,7 @@ def avatar(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@rate_limited_view("provider")
 def talk(request: HttpRequest, pk) -> HttpResponse:
     future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)
     conversation = services.future_self_select(future_self=future_self)
@@ -151,6 +161,7 @@ def talk(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@provider_backed_view("generation")
 def correct(request: HttpRequest, pk) -> HttpResponse:
     """ "That's not me": rewrite the card with the person's correction; answers with the card."""
     future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)
