@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from conversations.models import Conversation, Debrief
 from conversations.schemas import ConversationOut, DebriefOut, MessageOut, SummarizeIn
 from conversations.selectors import conversation_get_for_owner
 from conversations.services import conversation_summarize, stream_path
 from futureself.limits import provider_backed
+from futureself.privacy import conversation_delete
 from futureself.providers import registry
 
 router = Router(tags=["conversations"])
@@ -47,3 +48,13 @@ def summarize(request: HttpRequest, payload: SummarizeIn):
 @router.get("/conversation/{conversation_id}", response=ConversationOut, summary="A conversation with its messages")
 def conversation_detail(request: HttpRequest, conversation_id: uuid.UUID):
     return conversation_out(conversation_get_for_owner(owner=request.auth, pk=conversation_id))
+
+
+@router.delete(
+    "/conversation/{conversation_id}",
+    response={204: None},
+    summary="Delete a conversation with its messages and debrief (the future self stays)",
+)
+def conversation_remove(request: HttpRequest, conversation_id: uuid.UUID):
+    conversation_delete(conversation=conversation_get_for_owner(owner=request.auth, pk=conversation_id))
+    return Status(204, None)

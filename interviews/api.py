@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from futureself.errors import InvalidInput
 from futureself.limits import provider_backed
 from futureself.ownership import Owner
+from futureself.privacy import interview_delete
 from interviews import services
 from interviews.engines import topic_progress
 from interviews.models import Interview, Profile
@@ -176,3 +177,14 @@ def profile_patch(request, profile_id: uuid.UUID, payload: ProfilePatchIn):
     owner: Owner = request.auth
     profile = profile_get_for_owner(owner=owner, pk=profile_id)
     return profile_out(services.profile_update(profile=profile, changes=payload.data))
+
+
+@router.delete(
+    "/interview/{interview_id}",
+    response={204: None},
+    summary="Delete an interview with everything made from it",
+    description="Its transcript, profiles, future selves (and their portraits), conversations and debriefs.",
+)
+def interview_remove(request, interview_id: uuid.UUID):
+    interview_delete(interview=interview_get_for_owner(owner=request.auth, pk=interview_id))
+    return Status(204, None)

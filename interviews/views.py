@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect, replace_url, retarget
 from futureself.errors import ServiceError
 from futureself.limits import provider_backed_view
 from futureself.ownership import owner_from_request
+from futureself.privacy import interview_delete
 from futureself.providers.base import ProviderError
 from interviews import services
 from interviews.engines import topic_progress
@@ -251,3 +253,30 @@ def profile_remove_item(request: HttpRequest, pk, name: str, index: int) -> Http
         del items[index]
     new = services.profile_update(profile=current, changes={name: items})
     return _saved(request, new)
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, pk) -> HttpResponse:
+    """Ask to confirm (GET), then delete the interview with everything made from it (POST)."""
+    interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
+    if request.method == "GET":
+        return render(
+            request,
+            "confirm_delete.html",
+            {
+                "title": "Delete this interview?",
+                "what": (
+                    "This interview, its transcript, every profile version, the future selves made from it (with "
+                    "their portraits), and all your conversations and debriefs with them."
+                ),
+                "cancel_url": reverse("interviews:detail", kwargs={"pk": interview.pk}),
+            },
+        )
+    interview_delete(interview=interview)
+    messages.success(request, "The interview and everything made from it are deleted.")
+    return _after_delete(request)
+
+
+def _after_delete(request: HttpRequest) -> HttpResponse:
+    url = reverse("my_data")
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
