@@ -58,6 +58,7 @@ def generate(request: HttpRequest, profile_id) -> HttpResponse:
             )
         except ServiceError as exc:
             context["generate_error"] = exc.detail
+            context["generate_safety"] = getattr(exc, "safety", None)
         except ProviderError as exc:
             context.update(generate_error=_provider_message(exc), generate_retryable=exc.retryable)
         else:
@@ -170,12 +171,18 @@ def correct(request: HttpRequest, pk) -> HttpResponse:
         future_self = services.future_self_correct(future_self=future_self, correction=correction)
     except ServiceError as exc:
         error, status = exc.detail, exc.status
+        safety = getattr(exc, "safety", None)
     except ProviderError as exc:
-        error, status = _provider_message(exc), 503
+        error, status, safety = _provider_message(exc), 503, None
     else:
         if not request.htmx:
             return redirect("personas:futures", generation_id=future_self.generation_id)
         return render(request, f"{FUTURES}#card", {"future_self": future_self, "corrected": True})
-    context = {"future_self": future_self, "correction_text": correction, "correction_error": error}
+    context = {
+        "future_self": future_self,
+        "correction_text": correction,
+        "correction_error": error,
+        "correction_safety": safety,
+    }
     # htmx swaps 2xx answers only: the inline error travels with a 200.
     return render(request, f"{FUTURES}#card", context, status=200 if request.htmx else status)
