@@ -24,6 +24,7 @@ from futureself.ownership import Owner
 from futureself.providers import registry
 from futureself.providers.base import ChatProvider
 from futureself.providers.recording import provider_call_scope
+from futureself.safety.leak import ensure_no_instructions
 from futureself.safety.schemas import SafetyOut
 from futureself.safety.services import safety_screen
 from interviews.engines import InterviewAgent, InterviewStep, ProfileBuilder, topic_progress
@@ -328,6 +329,7 @@ def interview_ask(*, interview: Interview, chat: ChatProvider | None = None) -> 
             covered=interview.topics_covered,
             language=interview.language,
         )
+    ensure_no_instructions(step.question, what="interviewer's question")
     with transaction.atomic():
         Interview.objects.select_for_update().filter(pk=interview.pk).first()
         if not interview_needs_question(interview=interview):
@@ -401,6 +403,7 @@ def profile_build(*, interview: Interview, chat: ChatProvider | None = None) -> 
         result = async_to_sync(builder.build)(
             transcript=interview_transcript(interview=interview), corrections=_corrections(latest)
         )
+    ensure_no_instructions(result.data, what="profile")
     return _profile_save(
         interview=interview,
         data=result.data,

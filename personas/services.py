@@ -21,6 +21,7 @@ from futureself.models import SafetyEvent
 from futureself.providers import registry
 from futureself.providers.base import ProviderError, TextToSpeech, Voice
 from futureself.providers.recording import provider_call_scope
+from futureself.safety.leak import ensure_no_instructions
 from futureself.safety.services import safety_screen
 from interviews.models import Profile
 from interviews.schemas import ProfileData
@@ -140,6 +141,7 @@ def future_selves_generate(
             years_ahead=years_ahead,
             include_unexpected=include_unexpected,
         )
+    ensure_no_instructions([item.card for item in generated], what="future selves")
     return _store_generation(profile=profile, dilemma=summary, generated=generated)
 
 
@@ -195,6 +197,7 @@ def future_self_correct(*, future_self: FutureSelf, correction: str) -> FutureSe
                 .values_list("path", flat=True)
             ),
         )
+    ensure_no_instructions(item.card, what="future self")
 
     old_avatar = future_self.avatar.name
     with transaction.atomic():
