@@ -178,3 +178,13 @@ def test_the_conversation_api_returns_model_output_as_data_not_markup(alice_api,
     assert alice_api.get(f"/api/conversation/{poisoned['conversation'].pk}")["Content-Type"].startswith(
         "application/json"
     )
+
+
+def test_our_scripts_never_turn_text_into_markup():
+    offenders = []
+    for path in (Path(settings.BASE_DIR) / "static" / "js").rglob("*.js"):
+        text = path.read_text()
+        for pattern in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            if pattern in text:
+                offenders.append(f"{path.name}: {pattern}")
+    assert offenders == []
