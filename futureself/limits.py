@@ -273,10 +273,9 @@ def llm_tokens_since(*, owner: Owner, since: datetime) -> int:
 
 
 @contextlib.contextmanager
-def llm_budget(*, owner: Owner) -> Iterator[None]:
-    """Refuse the block when ``owner`` has no LLM tokens left today; afterwards charge what its
-    provider calls really used (read from the recorded ``ProviderCall`` rows, failed calls included)."""
-    budget_check(owner=owner, kind="llm_tokens")
+def llm_charged(*, owner: Owner) -> Iterator[None]:
+    """Charge ``owner`` what the provider calls made inside the block really used (read from the
+    recorded ``ProviderCall`` rows, failed calls included)."""
     since = timezone.now()
     try:
         yield
@@ -286,6 +285,14 @@ def llm_budget(*, owner: Owner) -> Iterator[None]:
             budget_charge(owner=owner, kind="llm_tokens", amount=used)
 
 
+@contextlib.contextmanager
+def llm_budget(*, owner: Owner) -> Iterator[None]:
+    """Refuse the block when ``owner`` has no LLM tokens left today; afterwards charge what it used."""
+    budget_check(owner=owner, kind="llm_tokens")
+    with llm_charged(owner=owner):
+        yield
+
+
 def _keep_signature(wrapper: Callable, view: Callable) -> Callable:
     # ninja resolves string annotations against the function's own module globals: give the
     # wrapper the view's evaluated signature, or `from __future__ import annotations` breaks it.
@@ -293,15 +300,52 @@ def _keep_signature(wrapper: Callable, view: Callable) -> Callable:
     return wrapper
 
 
-def provider_backed(scope: str) -> Callable:
+# What the person typed in a request, for the crisis bypass below.
+CrisisText = Callable[[HttpRequest, dict[str, Any]], str]
+
+
+def _is_crisis(text_of: CrisisText | None, request: HttpRequest, kwargs: dict[str, Any]) -> bool:
+    """Whether the request carries a message the deterministic crisis check flags.
+
+    A person in crisis must get the crisis answer even past a limit: the flagged path
+    never calls a provider (the services stop before the interviewer or the writer),
+    so letting it through costs nothing.
+    """
+    if text_of is None:
+        return False
+    from futureself.safety.checker import check_text
+
+    try:
+        text = text_of(request, kwargs) or ""
+    except (AttributeError, KeyError, TypeError):
+        return False
+    return bool(text.strip()) and check_text(text[: settings.MESSAGE_MAX_CHARS]).flagged
+
+
+def _gate(request: HttpRequest, scope: str, text_of: CrisisText | None, kwargs: dict[str, Any]) -> Owner:
+    owner = _request_owner(request)
+    try:
+        rate_limit_request(request, scope)
+        budget_check(owner=owner, kind="llm_tokens")
+    except (RateLimited, BudgetExceeded):
+        if not _is_crisis(text_of, request, kwargs):
+            raise
+    return owner
+
+
+def provider_backed(scope: str, *, crisis_text: CrisisText | None = None) -> Callable:
     """Decorate a ninja operation that calls a provider: ``scope``'s rate limit, then the daily
-    LLM budget (429 ``rate_limited`` / ``budget_exceeded`` with ``Retry-After``, no provider call)."""
+    LLM budget (429 ``rate_limited`` / ``budget_exceeded`` with ``Retry-After``, no provider call).
+
+    ``crisis_text(request, kwargs)`` returns the person's text: when the crisis check flags it
+    the request goes through even past a limit, so the crisis answer is never refused.
+    """
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any):
-            rate_limit_request(request, scope)
-            with llm_budget(owner=_request_owner(request)):
+            owner = _gate(request, scope, crisis_text, kwargs)
+            with llm_charged(owner=owner):
                 return view(request, *args, **kwargs)
 
         return _keep_signature(wrapper, view)
@@ -309,7 +353,9 @@ def provider_backed(scope: str) -> Callable:
     return decorator
 
 
-def provider_backed_view(scope: str, *, methods: tuple[str, ...] | None = None) -> Callable:
+def provider_backed_view(
+    scope: str, *, methods: tuple[str, ...] | None = None, crisis_text: CrisisText | None = None
+) -> Callable:
     """``provider_backed`` for a Django/HTMX view: a refused request gets ``limit_response``.
     With ``methods``, only requests of those methods are counted (e.g. a form's POST, not its GET)."""
 
@@ -319,12 +365,29 @@ def provider_backed_view(scope: str, *, methods: tuple[str, ...] | None = None) 
             if methods is not None and request.method not in methods:
                 return view(request, *args, **kwargs)
             try:
-                rate_limit_request(request, scope)
-                with llm_budget(owner=_request_owner(request)):
-                    return view(request, *args, **kwargs)
+                owner = _gate(request, scope, crisis_text, kwargs)
             except (RateLimited, BudgetExceeded) as exc:
                 return limit_response(exc, request=request)
+            with llm_charged(owner=owner):
+                return view(request, *args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+def posted(*names: str) -> CrisisText:
+    """``crisis_text`` for a form view: the posted fields ``names`` (every value of each)."""
+    return lambda request, kwargs: "\n".join(v for name in names for v in request.POST.getlist(name))
+
+
+def payload_text(*names: str) -> CrisisText:
+    """``crisis_text`` for a ninja operation: the fields ``names`` of its ``payload``."""
+
+    def text(request: HttpRequest, kwargs: dict[str, Any]) -> str:
+        payload = kwargs.get("payload")
+        values = [getattr(payload, name, None) for name in names]
+        flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
+        return "\n".join(str(v) for v in flat if v)
+
+    return text

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from futureself.errors import InvalidInput
-from futureself.limits import provider_backed
+from futureself.limits import payload_text, provider_backed
 from futureself.ownership import Owner
 from futureself.privacy import interview_delete
 from interviews import services
@@ -93,7 +93,7 @@ def _reply_out(reply: services.InterviewReply) -> RespondOut:
         "header) and the pending answer is answered, not duplicated."
     ),
 )
-@provider_backed("provider")
+@provider_backed("provider", crisis_text=payload_text("message"))
 def interview_respond(request, payload: RespondIn):
     owner: Owner = request.auth
     key = _idempotency_key(request)

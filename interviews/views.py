@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, replace_url, retarget
 
 from futureself.errors import ServiceError
-from futureself.limits import provider_backed_view
+from futureself.limits import posted, provider_backed_view
 from futureself.ownership import owner_from_request
 from futureself.privacy import interview_delete
 from futureself.providers.base import ProviderError
@@ -107,7 +107,7 @@ def detail(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
-@provider_backed_view("provider")
+@provider_backed_view("provider", crisis_text=posted("message"))
 def answer(request: HttpRequest, pk) -> HttpResponse:
     interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
     message = request.POST.get("message", "")

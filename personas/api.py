@@ -7,7 +7,7 @@ import uuid
 from ninja import Router, Schema
 from pydantic import Field
 
-from futureself.limits import provider_backed, rate_limited
+from futureself.limits import payload_text, provider_backed, rate_limited
 from futureself.ownership import Owner
 from interviews.selectors import profile_get_for_owner
 from personas import services
@@ -65,7 +65,7 @@ class CorrectIn(Schema):
 
 
 @router.post("/future-self/generate", response=GenerateOut, summary="Generate one future self per option")
-@provider_backed("generation")
+@provider_backed("generation", crisis_text=payload_text("dilemma", "options"))
 def future_self_generate(request, payload: GenerateIn):
     owner: Owner = request.auth
     profile = profile_get_for_owner(owner=owner, pk=payload.profile_id)
@@ -106,7 +106,7 @@ def future_self_detail(request, future_self_id: uuid.UUID):
     response=SelfCard,
     summary="\"That's not me\": rewrite this self for the same path with the person's correction",
 )
-@provider_backed("generation")
+@provider_backed("generation", crisis_text=payload_text("correction"))
 def future_self_correct(request, future_self_id: uuid.UUID, payload: CorrectIn):
     owner: Owner = request.auth
     future_self = future_self_get_for_owner(owner=owner, pk=future_self_id)

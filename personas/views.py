@@ -11,7 +11,14 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from futureself.auth import user_for_token
 from futureself.errors import InvalidInput, ServiceError
-from futureself.limits import RateLimited, limit_response, provider_backed_view, rate_limit_request, rate_limited_view
+from futureself.limits import (
+    RateLimited,
+    limit_response,
+    posted,
+    provider_backed_view,
+    rate_limit_request,
+    rate_limited_view,
+)
 from futureself.ownership import Owner, owner_from_request, owner_from_user
 from futureself.providers.base import ProviderError
 from interviews.selectors import profile_get_for_owner
@@ -35,7 +42,7 @@ def _years(raw: str | None) -> int | None:
 
 
 @require_http_methods(["GET", "POST"])
-@provider_backed_view("generation", methods=("POST",))
+@provider_backed_view("generation", methods=("POST",), crisis_text=posted("dilemma", "options"))
 def generate(request: HttpRequest, profile_id) -> HttpResponse:
     profile = profile_get_for_owner(owner=owner_from_request(request), pk=profile_id)
     context: dict = {"profile": profile}
@@ -162,7 +169,7 @@ def talk(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
-@provider_backed_view("generation")
+@provider_backed_view("generation", crisis_text=posted("correction"))
 def correct(request: HttpRequest, pk) -> HttpResponse:
     """ "That's not me": rewrite the card with the person's correction; answers with the card."""
     future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)

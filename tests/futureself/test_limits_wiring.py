@@ -155,3 +155,44 @@ def test_a_guest_is_limited_like_a_user(client, chat):
     interview = Interview.objects.get()
     statuses = [client.post(f"/interview/{interview.pk}/ask/", HTTP_HX_REQUEST="true").status_code for _ in range(2)]
     assert statuses == [200, 429]
+
+
+# --- a person in crisis is never refused ---------------------------------------------------------
+
+RISKY = "I want to kill myself tonight"
+
+
+def test_a_risky_answer_past_the_rate_limit_still_gets_the_crisis_answer(alice, alice_api, world, chat):
+    _exhaust(alice, "provider")
+    response = alice_api.post("/api/interview/respond", {"interview_id": str(world["interview"].pk), "message": RISKY})
+    assert response.status_code == 200
+    assert response.json()["safety"]["flagged"] is True
+    assert chat.calls == []
+
+
+def test_an_ordinary_answer_past_the_limit_is_still_refused(alice, alice_api, world, chat):
+    _exhaust(alice, "provider")
+    response = alice_api.post(
+        "/api/interview/respond", {"interview_id": str(world["interview"].pk), "message": "I kill time reading."}
+    )
+    assert response.status_code == 429
+
+
+def test_a_risky_answer_over_the_daily_allowance_still_gets_the_crisis_notice_on_the_page(
+    alice, alice_client, world, chat
+):
+    budget_charge(owner=Owner(user_id=alice.pk), kind="llm_tokens", amount=10_000)
+    response = alice_client.post(
+        f"/interview/{world['interview'].pk}/answer/", {"message": RISKY}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert "safety-notice" in response.content.decode()
+    assert chat.calls == []
+
+
+def test_a_risky_correction_past_the_limit_gets_the_crisis_answer(alice, alice_api, world, chat):
+    _exhaust(alice, "generation")
+    response = alice_api.post(f"/api/future-self/{world['self'].pk}/correct", {"correction": RISKY})
+    assert response.status_code == 422
+    assert response.json()["code"] == "safety_flagged"
+    assert chat.calls == []
