@@ -8,6 +8,7 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
+from pydantic import Field
 
 from futureself.errors import InvalidInput
 from futureself.limits import payload_text, provider_backed
@@ -36,6 +37,9 @@ class TurnOut(Schema):
     role: Literal["interviewer", "user"]
     content: str
     status: Literal["pending", "answered"]
+    safety_flagged: bool = Field(
+        default=False, description="The crisis check fired on this answer: it was never sent to the interviewer."
+    )
     created_at: datetime
 
 

@@ -187,3 +187,8 @@ def test_a_guest_can_delete_everything_from_the_page(client):
     client.post("/me/delete/", {"confirm": "delete"})
     assert Interview.objects.count() == 0
     assert "Guest-Marker-5" not in all_rows_text()
+
+
+def test_the_conversation_page_offers_to_delete_it(alice_client, alice_data):
+    html = alice_client.get(f"/conversations/{alice_data['conversation'].pk}/").content.decode()
+    assert f"/conversations/{alice_data['conversation'].pk}/delete/" in html

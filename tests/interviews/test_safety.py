@@ -121,3 +121,10 @@ def test_the_answer_view_shows_the_message_and_resources_in_place_of_a_question(
 
     alice_client.post(f"/interview/{interview.pk}/answer/", {"message": SAMPLE_ANSWERS[0]}, HTTP_HX_REQUEST="true")
     assert "safety-notice" not in alice_client.get(f"/interview/{interview.pk}/").content.decode()
+
+
+def test_the_transcript_marks_the_flagged_answer(alice_api, offline_chat):
+    interview_id = respond(alice_api, None, "").json()["interview_id"]
+    respond(alice_api, interview_id, RISKY)
+    turns = alice_api.get(f"/api/interview/{interview_id}").json()["turns"]
+    assert [t["safety_flagged"] for t in turns] == [False, True]
