@@ -354,9 +354,14 @@ def provider_backed(scope: str, *, crisis_text: CrisisText | None = None) -> Cal
 
 
 def provider_backed_view(
-    scope: str, *, methods: tuple[str, ...] | None = None, crisis_text: CrisisText | None = None
+    scope: str,
+    *,
+    methods: tuple[str, ...] | None = None,
+    crisis_text: CrisisText | None = None,
+    on_limit: Callable[..., HttpResponse] | None = None,
 ) -> Callable:
-    """``provider_backed`` for a Django/HTMX view: a refused request gets ``limit_response``.
+    """``provider_backed`` for a Django/HTMX view: a refused request gets ``limit_response``, or
+    ``on_limit(request, exc, *args, **kwargs)`` when the view shows the refusal in its own place.
     With ``methods``, only requests of those methods are counted (e.g. a form's POST, not its GET)."""
 
     def decorator(view: Callable) -> Callable:
@@ -367,6 +372,8 @@ def provider_backed_view(
             try:
                 owner = _gate(request, scope, crisis_text, kwargs)
             except (RateLimited, BudgetExceeded) as exc:
+                if on_limit is not None:
+                    return on_limit(request, exc, *args, **kwargs)
                 return limit_response(exc, request=request)
             with llm_charged(owner=owner):
                 return view(request, *args, **kwargs)

@@ -147,8 +147,25 @@ def finish(request: HttpRequest, pk) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
+def _build_failed(request: HttpRequest, interview: Interview, error: str) -> HttpResponse:
+    rebuild = bool(request.POST.get("rebuild"))
+    if request.htmx:
+        context = {"interview": interview, "build_error": error, "rebuild": rebuild}
+        return render(request, "interviews/detail.html#building", context)
+    context = {**_chat_context(interview), "build_error": error, "rebuild": rebuild}
+    return render(request, "interviews/detail.html", context)
+
+
+def _build_refused(request: HttpRequest, exc: ServiceError, pk) -> HttpResponse:
+    # The build starts on page load: show the refusal (and a retry) where the spinner was.
+    interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
+    response = _build_failed(request, interview, exc.detail)
+    response["Retry-After"] = str(getattr(exc, "retry_after", 1))
+    return response
+
+
 @require_POST
-@provider_backed_view("generation")
+@provider_backed_view("generation", on_limit=_build_refused)
 def build(request: HttpRequest, pk) -> HttpResponse:
     """Build the profile (a new version when ``rebuild`` is posted) and go to it."""
     interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
@@ -160,11 +177,7 @@ def build(request: HttpRequest, pk) -> HttpResponse:
             new = services.interview_complete(interview=interview)
     except (ServiceError, ProviderError) as exc:
         error = exc.detail if isinstance(exc, ServiceError) else _provider_message(exc)
-        if request.htmx:
-            context = {"interview": interview, "build_error": error, "rebuild": rebuild}
-            return render(request, "interviews/detail.html#building", context)
-        context = {**_chat_context(interview), "build_error": error, "rebuild": rebuild}
-        return render(request, "interviews/detail.html", context)
+        return _build_failed(request, interview, error)
     url = reverse("interviews:profile", kwargs={"pk": new.pk})
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 

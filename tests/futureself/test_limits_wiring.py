@@ -83,7 +83,6 @@ def test_the_correction_endpoint_is_limited_too(alice, alice_api, world, chat):
 VIEWS = [
     ("provider", "post", lambda w: f"/interview/{w['interview'].pk}/answer/", {"message": "Hello"}),
     ("provider", "post", lambda w: f"/interview/{w['interview'].pk}/ask/", {}),
-    ("generation", "post", lambda w: f"/interview/{w['interview'].pk}/build/", {}),
     ("generation", "post", lambda w: f"/futures/generate/{w['profile'].pk}/", {}),
     ("generation", "get", lambda w: f"/futures/{w['self'].generation_id}/avatars/", {}),
     ("generation", "get", lambda w: f"/selves/{w['self'].pk}/avatar/figure", {}),
@@ -105,6 +104,18 @@ def test_every_provider_backed_view_answers_429_with_a_message_htmx_can_show(
     assert response.status_code == 429
     assert response["Content-Type"].startswith("text/plain")
     assert "try again" in response.content.decode()
+    assert int(response["Retry-After"]) >= 1
+    assert chat.calls == []
+
+
+def test_a_refused_profile_build_replaces_the_spinner_with_the_reason_and_a_retry(alice, alice_client, world, chat):
+    _exhaust(alice, "generation")
+    response = alice_client.post(f"/interview/{world['interview'].pk}/build/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200  # htmx swaps it in place of the spinner
+    assert 'id="profile-building"' in html
+    assert "Too many requests" in html
+    assert ">Retry</button>" in html
     assert int(response["Retry-After"]) >= 1
     assert chat.calls == []
 
