@@ -103,8 +103,20 @@ def futures(request: HttpRequest, generation_id) -> HttpResponse:
     )
 
 
+def _avatars_refused(request: HttpRequest, exc: ServiceError, generation_id) -> HttpResponse:
+    # Portraits load on their own: say why in place of each spinner, with a retry.
+    selves = generation_get_for_owner(owner=owner_from_request(request), generation_id=generation_id)
+    errors = {s.pk: exc.detail for s in selves if not s.avatar}
+    return render(request, f"{FUTURES}#avatar_figures", {"selves": selves, "errors": errors, "oob": True})
+
+
+def _avatar_refused(request: HttpRequest, exc: ServiceError, pk) -> HttpResponse:
+    future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)
+    return render(request, f"{FUTURES}#avatar", {"future_self": future_self, "avatar_error": exc.detail})
+
+
 @require_GET
-@provider_backed_view("generation")
+@provider_backed_view("generation", on_limit=_avatars_refused)
 def avatars(request: HttpRequest, generation_id) -> HttpResponse:
     """Every missing avatar of a generation, drawn at once; answers with out-of-band figures."""
     selves = generation_get_for_owner(owner=owner_from_request(request), generation_id=generation_id)
@@ -117,7 +129,7 @@ def avatars(request: HttpRequest, generation_id) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@provider_backed_view("generation")
+@provider_backed_view("generation", on_limit=_avatar_refused)
 def avatar_figure(request: HttpRequest, pk) -> HttpResponse:
     """One card's avatar figure: drawn if missing (GET) or drawn again (POST)."""
     future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)

@@ -84,8 +84,6 @@ VIEWS = [
     ("provider", "post", lambda w: f"/interview/{w['interview'].pk}/answer/", {"message": "Hello"}),
     ("provider", "post", lambda w: f"/interview/{w['interview'].pk}/ask/", {}),
     ("generation", "post", lambda w: f"/futures/generate/{w['profile'].pk}/", {}),
-    ("generation", "get", lambda w: f"/futures/{w['self'].generation_id}/avatars/", {}),
-    ("generation", "get", lambda w: f"/selves/{w['self'].pk}/avatar/figure", {}),
     ("generation", "get", lambda w: f"/selves/{w['self'].pk}/avatar", {}),
     ("provider", "post", lambda w: f"/selves/{w['self'].pk}/talk", {}),
     ("generation", "post", lambda w: f"/selves/{w['self'].pk}/correct", {"correction": "Not me"}),
@@ -118,6 +116,22 @@ def test_a_refused_profile_build_replaces_the_spinner_with_the_reason_and_a_retr
     assert ">Retry</button>" in html
     assert int(response["Retry-After"]) >= 1
     assert chat.calls == []
+
+
+@pytest.mark.parametrize("kind", ["avatars", "figure"])
+def test_refused_portraits_say_why_in_place_of_the_spinner(alice, alice_client, world, chat, kind):
+    _exhaust(alice, "generation")
+    future_self = world["self"]
+    url = (
+        f"/futures/{future_self.generation_id}/avatars/"
+        if kind == "avatars"
+        else f"/selves/{future_self.pk}/avatar/figure"
+    )
+    html = alice_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert f'id="avatar-{future_self.pk}"' in html
+    assert "Too many requests" in html
+    assert "Retry portrait" in html
+    assert "Drawing a portrait" not in html
 
 
 def test_a_browser_form_post_past_the_limit_gets_a_readable_page(alice, alice_client, world, chat):
