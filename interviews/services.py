@@ -107,9 +107,11 @@ def _language(interview: Interview) -> str:
 
 def interview_gentle_question(*, interview: Interview) -> str:
     """The question the person was answering, asked again without a provider call."""
-    last = interview.turns.filter(role=Turn.Role.INTERVIEWER).order_by("-position").first()
+    asked = interview.turns.filter(role=Turn.Role.INTERVIEWER).order_by("-position")
+    last = asked.first()
     language = _language(interview)
-    if last is None:
+    if last is None or asked.count() == 1:
+        # Nothing asked yet, or only the greeting (which should not be repeated word for word).
         return GENTLE_OPENER[language]
     return GENTLE_REASK[language].format(question=last.content)
 

@@ -30,8 +30,9 @@ def test_a_risky_answer_is_saved_and_answered_with_the_crisis_message_without_ca
     alice_api, offline_chat
 ):
     interview_id = respond(alice_api, None, "").json()["interview_id"]
+    respond(alice_api, interview_id, SAMPLE_ANSWERS[0])
     calls_before = len(offline_chat.calls)
-    last_question = Turn.objects.filter(role="interviewer").get().content
+    last_question = Turn.objects.filter(role="interviewer").order_by("-position").first().content
 
     response = respond(alice_api, interview_id, RISKY)
 
@@ -42,8 +43,7 @@ def test_a_risky_answer_is_saved_and_answered_with_the_crisis_message_without_ca
     assert {"name", "contact"} <= set(body["safety"]["resources"][0])
     assert last_question in body["question"]
     assert len(offline_chat.calls) == calls_before
-    saved = Turn.objects.get(role="user")
-    assert saved.content == RISKY
+    saved = Turn.objects.get(role="user", content=RISKY)
     assert saved.safety_flagged is True
     event = SafetyEvent.objects.get()
     assert event.source == "interview"
@@ -64,6 +64,14 @@ def test_the_interview_continues_normally_after_a_flagged_answer_without_showing
     assert "present_life" in body["topics_covered"]
     assert RISKY not in _sent_to_provider(offline_chat)
     assert SafetyEvent.objects.count() == 1
+
+
+def test_a_flag_right_after_the_greeting_does_not_repeat_the_greeting(alice_api, offline_chat):
+    interview_id = respond(alice_api, None, "").json()["interview_id"]
+    greeting = Turn.objects.get(role="interviewer").content
+    body = respond(alice_api, interview_id, RISKY).json()
+    assert greeting not in body["question"]
+    assert "tell me a little about your life" in body["question"]
 
 
 def test_a_flagged_first_message_starts_the_interview_with_a_gentle_opener(alice_api, offline_chat):
