@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from conversations.models import Conversation, Debrief
 from conversations.schemas import ConversationOut, DebriefOut, MessageOut, SummarizeIn
 from conversations.selectors import conversation_get_for_owner
 from conversations.services import conversation_summarize, stream_path
 from futureself.api_errors import PROVIDER, WRITE, errors
+from futureself.limits import provider_backed
+from futureself.privacy import conversation_delete
 from futureself.providers import registry
 
 router = Router(tags=["conversations"])
@@ -37,9 +39,10 @@ def conversation_out(conversation: Conversation) -> ConversationOut:
 
 @router.post(
     "/conversation/summarize",
-    response={200: DebriefOut, **errors(*WRITE, 404, 409, 422, *PROVIDER)},
+    response={200: DebriefOut, **errors(*WRITE, 404, 409, 422, *PROVIDER, 429)},
     summary="Write the debrief and end the conversation",
 )
+@provider_backed("generation")
 def summarize(request: HttpRequest, payload: SummarizeIn):
     """409 when nothing was said yet; 503 (retryable) when the chat provider fails. Calling it
     again on a debriefed conversation returns the same debrief."""
@@ -54,3 +57,13 @@ def summarize(request: HttpRequest, payload: SummarizeIn):
 )
 def conversation_detail(request: HttpRequest, conversation_id: uuid.UUID):
     return conversation_out(conversation_get_for_owner(owner=request.auth, pk=conversation_id))
+
+
+@router.delete(
+    "/conversation/{conversation_id}",
+    response={204: None, **errors(403, 404, 422)},
+    summary="Delete a conversation with its messages and debrief (the future self stays)",
+)
+def conversation_remove(request: HttpRequest, conversation_id: uuid.UUID):
+    conversation_delete(conversation=conversation_get_for_owner(owner=request.auth, pk=conversation_id))
+    return Status(204, None)

@@ -18,6 +18,7 @@ from conversations.models import Conversation, Debrief, Message
 from futureself.errors import Conflict
 from futureself.providers.base import ChatProvider
 from futureself.providers.recording import provider_call_scope
+from futureself.safety.leak import ensure_no_instructions
 from personas.models import FutureSelf
 
 
@@ -126,6 +127,7 @@ def conversation_summarize(*, conversation: Conversation, chat: ChatProvider) ->
     context = debrief_context(conversation)
     with provider_call_scope(conversation=conversation):
         data = async_to_sync(DebriefWriter(chat=chat).write)(context)
+    ensure_no_instructions(data, what="debrief")
     with transaction.atomic():
         debrief, _ = Debrief.objects.get_or_create(conversation=conversation, defaults={"data": data.model_dump()})
         conversation_end(conversation=conversation)

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from conversations.consumers import avatar_url
@@ -16,7 +16,9 @@ from conversations.schemas import DebriefData
 from conversations.selectors import conversation_get_for_owner
 from conversations.services import conversation_summarize, stream_path
 from futureself.errors import ServiceError
+from futureself.limits import provider_backed_view
 from futureself.ownership import owner_from_request
+from futureself.privacy import conversation_delete
 from futureself.providers import registry
 from futureself.providers.base import ProviderError
 
@@ -41,6 +43,7 @@ def conversation_detail(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@provider_backed_view("generation")
 def conversation_end_and_debrief(request: HttpRequest, pk) -> HttpResponse:
     conversation = conversation_get_for_owner(owner=owner_from_request(request), pk=pk)
     try:
@@ -68,3 +71,23 @@ def conversation_debrief(request: HttpRequest, pk) -> HttpResponse:
             "debrief": DebriefData.model_validate(debrief.data) if debrief else None,
         },
     )
+
+
+@require_http_methods(["GET", "POST"])
+def conversation_remove(request: HttpRequest, pk) -> HttpResponse:
+    """Ask to confirm (GET), then delete the conversation with its messages and debrief (POST)."""
+    conversation = conversation_get_for_owner(owner=owner_from_request(request), pk=pk)
+    if request.method == "GET":
+        return render(
+            request,
+            "confirm_delete.html",
+            {
+                "title": "Delete this conversation?",
+                "what": "This conversation, every message in it and its debrief. The future self stays.",
+                "cancel_url": reverse("conversations:detail", kwargs={"pk": conversation.pk}),
+            },
+        )
+    conversation_delete(conversation=conversation)
+    messages.success(request, "The conversation is deleted.")
+    url = reverse("my_data")
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from futureself.auth import api_auth
-from futureself.errors import ServiceError
+from futureself.errors import SafetyFlagged, ServiceError
 from futureself.limits import BudgetExceeded, RateLimited
 from futureself.providers.base import ProviderError
 
@@ -60,7 +60,10 @@ def on_limit(request, exc: RateLimited | BudgetExceeded):
 
 @api.exception_handler(ServiceError)
 def on_service_error(request, exc: ServiceError):
-    return error_response(request, exc.status, exc.detail, exc.code, exc.retryable)
+    body = {"detail": exc.detail, "code": exc.code, "retryable": exc.retryable}
+    if isinstance(exc, SafetyFlagged):
+        body["safety"] = exc.safety.model_dump()
+    return api.create_response(request, body, status=exc.status)
 
 
 @api.exception_handler(ProviderError)

@@ -27,3 +27,15 @@ class Conflict(ServiceError):
 class InvalidInput(ServiceError):
     status = 422
     code = "invalid_input"
+
+
+class SafetyFlagged(ServiceError):
+    """The crisis check fired on free text a person gave (a dilemma, a correction): nothing was
+    sent to a provider. ``safety`` is the ``SafetyOut`` to show, the API adds it to the error body."""
+
+    status = 422
+    code = "safety_flagged"
+
+    def __init__(self, safety) -> None:
+        super().__init__(safety.message or "")
+        self.safety = safety

@@ -11,23 +11,31 @@ Entry points:
 - ``rate_limit_request(request, "provider")`` inside a view;
 - ``await arate_limit_owner(owner=..., ip=..., scope="ws_turn")`` for a WebSocket turn,
   with ``limit_error_event(exc)`` as the event to send back;
-- ``budget_check`` / ``budget_charge`` and their async twins.
+- ``budget_check`` / ``budget_charge`` and their async twins;
+- ``@provider_backed("generation")`` (ninja) and ``@provider_backed_view("generation")`` (Django/HTMX):
+  the rate limit, then the LLM token budget checked before the view and charged after it
+  with the tokens its provider calls recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import inspect
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import F, Q, Sum
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
 
 from futureself.errors import ServiceError
 from futureself.ownership import Owner, owner_from_request
@@ -131,9 +139,19 @@ def rate_limit_request(request: HttpRequest, scope: str) -> None:
     rate_limit_owner(owner=_request_owner(request), ip=client_ip(request), scope=scope)
 
 
-def limit_response(exc: RateLimited | BudgetExceeded, *, text: str | None = None) -> HttpResponse:
-    """A 429 for HTML/HTMX views, with ``Retry-After``."""
-    response = HttpResponse(text or exc.detail, status=429, content_type="text/plain; charset=utf-8")
+def limit_response(
+    exc: RateLimited | BudgetExceeded, *, text: str | None = None, request: HttpRequest | None = None
+) -> HttpResponse:
+    """A 429 for HTML/HTMX views, with ``Retry-After``: plain text for htmx (shown inline by
+    ``static/js/errors.js``) and scripts, a page for a browser's own form post."""
+    if (
+        request is not None
+        and not request.headers.get("HX-Request")
+        and "text/html" in request.headers.get("Accept", "")
+    ):
+        response = render(request, "limits.html", {"detail": text or exc.detail}, status=429)
+    else:
+        response = HttpResponse(text or exc.detail, status=429, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -148,7 +166,7 @@ def rate_limited(scope: str) -> Callable:
             rate_limit_request(request, scope)
             return view(request, *args, **kwargs)
 
-        return wrapper
+        return _keep_signature(wrapper, view)
 
     return decorator
 
@@ -163,7 +181,7 @@ def rate_limited_view(scope: str) -> Callable:
             try:
                 rate_limit_request(request, scope)
             except RateLimited as exc:
-                return limit_response(exc)
+                return limit_response(exc, request=request)
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -235,3 +253,148 @@ async def abudget_check(*, owner: Owner, kind: str, amount: int = 0) -> None:
 
 async def abudget_charge(*, owner: Owner, kind: str, amount: int) -> int:
     return await sync_to_async(budget_charge, thread_sensitive=False)(owner=owner, kind=kind, amount=amount)
+
+
+# --- provider-backed endpoints: rate limit + LLM budget ------------------------------------------
+
+
+def llm_tokens_since(*, owner: Owner, since: datetime) -> int:
+    """The chat tokens (input + output) the provider calls of ``owner``'s items recorded since ``since``."""
+    from futureself.models import ProviderCall
+    from interviews.models import Interview
+
+    if owner.is_anonymous:
+        return 0
+    mine = Interview.objects.filter(**owner.filter_kwargs())
+    calls = ProviderCall.objects.filter(interface="chat", created_at__gte=since).filter(
+        Q(interview__in=mine) | Q(conversation__future_self__profile__interview__in=mine)
+    )
+    return int(calls.aggregate(total=Sum(F("input_tokens") + F("output_tokens")))["total"] or 0)
+
+
+@contextlib.contextmanager
+def llm_charged(*, owner: Owner) -> Iterator[None]:
+    """Charge ``owner`` what the provider calls made inside the block really used (read from the
+    recorded ``ProviderCall`` rows, failed calls included)."""
+    since = timezone.now()
+    try:
+        yield
+    finally:
+        used = llm_tokens_since(owner=owner, since=since)
+        if used:
+            budget_charge(owner=owner, kind="llm_tokens", amount=used)
+
+
+@contextlib.contextmanager
+def llm_budget(*, owner: Owner) -> Iterator[None]:
+    """Refuse the block when ``owner`` has no LLM tokens left today; afterwards charge what it used."""
+    budget_check(owner=owner, kind="llm_tokens")
+    with llm_charged(owner=owner):
+        yield
+
+
+def _keep_signature(wrapper: Callable, view: Callable) -> Callable:
+    # ninja resolves string annotations against the function's own module globals: give the
+    # wrapper the view's evaluated signature, or `from __future__ import annotations` breaks it.
+    wrapper.__signature__ = inspect.signature(view, eval_str=True)
+    return wrapper
+
+
+# What the person typed in a request, for the crisis bypass below.
+CrisisText = Callable[[HttpRequest, dict[str, Any]], str]
+
+
+def _is_crisis(text_of: CrisisText | None, request: HttpRequest, kwargs: dict[str, Any]) -> bool:
+    """Whether the request carries a message the deterministic crisis check flags.
+
+    A person in crisis must get the crisis answer even past a limit: the flagged path
+    never calls a provider (the services stop before the interviewer or the writer),
+    so letting it through costs nothing.
+    """
+    if text_of is None:
+        return False
+    from futureself.safety.checker import check_text
+
+    try:
+        text = text_of(request, kwargs) or ""
+    except (AttributeError, KeyError, TypeError):
+        return False
+    return bool(text.strip()) and check_text(text[: settings.MESSAGE_MAX_CHARS]).flagged
+
+
+def _gate(request: HttpRequest, scope: str, text_of: CrisisText | None, kwargs: dict[str, Any]) -> Owner:
+    owner = _request_owner(request)
+    try:
+        rate_limit_request(request, scope)
+        budget_check(owner=owner, kind="llm_tokens")
+    except (RateLimited, BudgetExceeded):
+        if not _is_crisis(text_of, request, kwargs):
+            raise
+    return owner
+
+
+def provider_backed(scope: str, *, crisis_text: CrisisText | None = None) -> Callable:
+    """Decorate a ninja operation that calls a provider: ``scope``'s rate limit, then the daily
+    LLM budget (429 ``rate_limited`` / ``budget_exceeded`` with ``Retry-After``, no provider call).
+
+    ``crisis_text(request, kwargs)`` returns the person's text: when the crisis check flags it
+    the request goes through even past a limit, so the crisis answer is never refused.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any):
+            owner = _gate(request, scope, crisis_text, kwargs)
+            with llm_charged(owner=owner):
+                return view(request, *args, **kwargs)
+
+        return _keep_signature(wrapper, view)
+
+    return decorator
+
+
+def provider_backed_view(
+    scope: str,
+    *,
+    methods: tuple[str, ...] | None = None,
+    crisis_text: CrisisText | None = None,
+    on_limit: Callable[..., HttpResponse] | None = None,
+) -> Callable:
+    """``provider_backed`` for a Django/HTMX view: a refused request gets ``limit_response``, or
+    ``on_limit(request, exc, *args, **kwargs)`` when the view shows the refusal in its own place.
+    With ``methods``, only requests of those methods are counted (e.g. a form's POST, not its GET)."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any):
+            if methods is not None and request.method not in methods:
+                return view(request, *args, **kwargs)
+            try:
+                owner = _gate(request, scope, crisis_text, kwargs)
+            except (RateLimited, BudgetExceeded) as exc:
+                if on_limit is not None:
+                    return on_limit(request, exc, *args, **kwargs)
+                return limit_response(exc, request=request)
+            with llm_charged(owner=owner):
+                return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def posted(*names: str) -> CrisisText:
+    """``crisis_text`` for a form view: the posted fields ``names`` (every value of each)."""
+    return lambda request, kwargs: "\n".join(v for name in names for v in request.POST.getlist(name))
+
+
+def payload_text(*names: str) -> CrisisText:
+    """``crisis_text`` for a ninja operation: the fields ``names`` of its ``payload``."""
+
+    def text(request: HttpRequest, kwargs: dict[str, Any]) -> str:
+        payload = kwargs.get("payload")
+        values = [getattr(payload, name, None) for name in names]
+        flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
+        return "\n".join(str(v) for v in flat if v)
+
+    return text

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -43,6 +44,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # External frontends allowed to call the API and open the conversation socket.
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
+# Retries of interview answers send Idempotency-Key: external frontends must be allowed to.
+CORS_ALLOW_HEADERS = (*default_headers, "idempotency-key")
 
 INSTALLED_APPS = [
     "daphne",

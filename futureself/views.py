@@ -6,15 +6,18 @@ import uuid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django import forms
-from django.contrib.auth import login
+from django.contrib import messages
+from django.contrib.auth import login, logout
 from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
+from futureself.limits import RateLimited, limit_response, rate_limit_request
 from futureself.ownership import owner_from_request
+from futureself.privacy import PersonExport, person_delete, person_export, person_export_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +85,93 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(request.GET.get("next") or "home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+# --- the person's own data -------------------------------------------------------------------
+
+
+def _export_response(request: HttpRequest) -> dict | HttpResponse:
+    try:
+        rate_limit_request(request, "export")
+    except RateLimited as exc:
+        return limit_response(exc, request=request)
+    return person_export(owner=owner_from_request(request))
+
+
+@require_GET
+def my_data(request: HttpRequest) -> HttpResponse:
+    """Everything the person has here, with export and delete (per item, or all)."""
+    from conversations.models import Conversation
+    from interviews.selectors import interview_list_for_owner
+
+    owner = owner_from_request(request)
+    interviews = list(interview_list_for_owner(owner=owner)) if not owner.is_anonymous else []
+    conversations = (
+        Conversation.objects.filter(**owner.filter_kwargs("future_self__profile__interview__"))
+        .select_related("future_self")
+        .order_by("-created_at")
+        if not owner.is_anonymous
+        else []
+    )
+    return render(
+        request,
+        "account/data.html",
+        {"owner": owner, "interviews": interviews, "conversations": conversations},
+    )
+
+
+@require_GET
+def my_data_export(request: HttpRequest) -> HttpResponse:
+    """The export, readable in the browser (every value escaped by the template)."""
+    document = _export_response(request)
+    if isinstance(document, HttpResponse):
+        return document
+    return render(request, "account/export.html", {"export": PersonExport.model_validate(document)})
+
+
+@require_GET
+def my_data_export_json(request: HttpRequest) -> HttpResponse:
+    document = _export_response(request)
+    if isinstance(document, HttpResponse):
+        return document
+    body = PersonExport.model_validate(document).model_dump_json(indent=2)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="futureself-export.json"'
+    return response
+
+
+@require_GET
+def my_data_export_markdown(request: HttpRequest) -> HttpResponse:
+    document = _export_response(request)
+    if isinstance(document, HttpResponse):
+        return document
+    response = HttpResponse(person_export_markdown(document), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="futureself-export.md"'
+    return response
+
+
+class DeleteEverythingForm(forms.Form):
+    confirm = forms.CharField(
+        label='Type "delete" to confirm',
+        error_messages={"required": 'Type "delete" to confirm.'},
+    )
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data["confirm"].strip().lower()
+        if value not in {"delete", "supprimer"}:
+            raise forms.ValidationError('Type "delete" to confirm.')
+        return value
+
+
+@require_http_methods(["GET", "POST"])
+def my_data_delete(request: HttpRequest) -> HttpResponse:
+    """Delete the person and everything they made, after they type "delete"."""
+    owner = owner_from_request(request)
+    form = DeleteEverythingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        person_delete(owner=owner)
+        logout(request)
+        request.session.flush()
+        messages.success(request, "Everything you had here is deleted.")
+        return redirect("home")
+    return render(request, "account/delete.html", {"form": form, "owner": owner})

@@ -7,11 +7,14 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
+from pydantic import Field
 
 from futureself.api_errors import PROVIDER, WRITE, errors
 from futureself.errors import InvalidInput
+from futureself.limits import payload_text, provider_backed
 from futureself.ownership import Owner
+from futureself.privacy import interview_delete
 from interviews import services
 from interviews.engines import topic_progress
 from interviews.models import Interview, Profile
@@ -35,6 +38,9 @@ class TurnOut(Schema):
     role: Literal["interviewer", "user"]
     content: str
     status: Literal["pending", "answered"]
+    safety_flagged: bool = Field(
+        default=False, description="The crisis check fired on this answer: it was never sent to the interviewer."
+    )
     created_at: datetime
 
 
@@ -73,17 +79,18 @@ def _reply_out(reply: services.InterviewReply) -> RespondOut:
     return RespondOut(
         interview_id=interview.id,
         status=interview.status,
-        question=reply.question.content,
+        question=reply.question_text,
         turn=reply.turn,
         topics_covered=interview.topics_covered,
         progress=reply.progress,
         ready_to_complete=interview.ready_to_complete,
+        safety=reply.safety,
     )
 
 
 @router.post(
     "/interview/respond",
-    response={200: RespondOut, **errors(*WRITE, 404, 409, 422, *PROVIDER)},
+    response={200: RespondOut, **errors(*WRITE, 404, 409, 422, *PROVIDER, 429)},
     summary="Answer the interviewer (or start an interview) and get the next question",
     description=(
         "`interview_id: null` starts an interview; `message` may then be empty. The answer is saved before the "
@@ -91,6 +98,7 @@ def _reply_out(reply: services.InterviewReply) -> RespondOut:
         "header) and the pending answer is answered, not duplicated."
     ),
 )
+@provider_backed("provider", crisis_text=payload_text("message"))
 def interview_respond(request, payload: RespondIn):
     owner: Owner = request.auth
     key = _idempotency_key(request)
@@ -106,9 +114,10 @@ def interview_respond(request, payload: RespondIn):
 
 @router.post(
     "/interview/complete",
-    response={200: CompleteOut, **errors(*WRITE, 404, 409, 422, *PROVIDER)},
+    response={200: CompleteOut, **errors(*WRITE, 404, 409, 422, *PROVIDER, 429)},
     summary="Finish the interview and build its profile",
 )
+@provider_backed("generation")
 def interview_complete(request, payload: InterviewRef):
     owner: Owner = request.auth
     interview = interview_get_for_owner(owner=owner, pk=payload.interview_id)
@@ -118,13 +127,14 @@ def interview_complete(request, payload: InterviewRef):
 
 @router.post(
     "/profile/build",
-    response={200: ProfileOut, **errors(*WRITE, 404, 409, 422, *PROVIDER)},
+    response={200: ProfileOut, **errors(*WRITE, 404, 409, 422, *PROVIDER, 429)},
     summary="Build a new profile version",
     description=(
         "Either `interview_id` (a new version from that interview's transcript) or `transcript` (an external "
         "frontend's transcript, stored as an imported, completed interview)."
     ),
 )
+@provider_backed("generation")
 def profile_build(request, payload: BuildIn):
     owner: Owner = request.auth
     if (payload.interview_id is None) == (payload.transcript is None):
@@ -180,3 +190,14 @@ def profile_patch(request, profile_id: uuid.UUID, payload: ProfilePatchIn):
     owner: Owner = request.auth
     profile = profile_get_for_owner(owner=owner, pk=profile_id)
     return profile_out(services.profile_update(profile=profile, changes=payload.data))
+
+
+@router.delete(
+    "/interview/{interview_id}",
+    response={204: None, **errors(403, 404, 422)},
+    summary="Delete an interview with everything made from it",
+    description="Its transcript, profiles, future selves (and their portraits), conversations and debriefs.",
+)
+def interview_remove(request, interview_id: uuid.UUID):
+    interview_delete(interview=interview_get_for_owner(owner=request.auth, pk=interview_id))
+    return Status(204, None)

@@ -54,6 +54,9 @@ class Turn(TimeStamped):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ANSWERED)
     idempotency_key = models.CharField(max_length=100, blank=True)
     provider_meta = models.JSONField(default=dict, blank=True)
+    safety_flagged = models.BooleanField(
+        default=False, help_text="The crisis check fired on this answer: it is kept but never sent to a provider."
+    )
 
     class Meta:
         ordering = ["interview", "position"]

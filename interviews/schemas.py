@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from futureself.safety.schemas import SafetyOut
+
 
 class Evidenced(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -161,6 +163,12 @@ class RespondOut(BaseModel):
     topics_covered: list[str]
     progress: float = Field(ge=0, le=1)
     ready_to_complete: bool
+    safety: SafetyOut = Field(
+        description=(
+            "Whether the crisis check fired on this answer. When `flagged`, the interviewer was not asked: show "
+            "`message` and `resources`; `question` is then the pending question asked again, gently."
+        )
+    )
 
 
 class InterviewRef(BaseModel):

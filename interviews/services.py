@@ -7,7 +7,7 @@ so a provider failure loses nothing: the retry answers that same pending turn.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +19,14 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from futureself.errors import Conflict, InvalidInput
+from futureself.models import SafetyEvent
 from futureself.ownership import Owner
 from futureself.providers import registry
 from futureself.providers.base import ChatProvider
 from futureself.providers.recording import provider_call_scope
+from futureself.safety.leak import ensure_no_instructions
+from futureself.safety.schemas import SafetyOut
+from futureself.safety.services import safety_screen
 from interviews.engines import InterviewAgent, InterviewStep, ProfileBuilder, topic_progress
 from interviews.models import Interview, Profile, Turn
 from interviews.schemas import ProfileData, TranscriptEntry
@@ -32,10 +36,35 @@ from interviews.schemas import ProfileData, TranscriptEntry
 START_RETRY_WINDOW = timedelta(minutes=15)
 
 
+NOT_FLAGGED = SafetyOut(flagged=False, message=None, resources=[])
+
+# After a flagged answer the interviewer is not called: the person gets the crisis
+# message and, below it, the question they were answering, asked again gently.
+GENTLE_REASK: dict[str, str] = {
+    "en": "Take all the time you need. Only if and when you feel like it, we can carry on: {question}",
+    "fr": "Prenez tout le temps qu'il vous faut. Seulement si vous en avez envie, nous pouvons continuer : {question}",
+}
+GENTLE_OPENER: dict[str, str] = {
+    "en": "Take all the time you need. Only if and when you feel like it, tell me a little about your life right now.",
+    "fr": "Prenez tout le temps qu'il vous faut. Seulement si vous en avez envie, parlez-moi un peu de votre vie en "
+    "ce moment.",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class InterviewReply:
+    """The interviewer's turn, or (``safety.flagged``) the crisis answer with the pending question asked again."""
+
     interview: Interview
-    question: Turn
+    question: Turn | None
+    safety: SafetyOut = field(default_factory=lambda: NOT_FLAGGED)
+    gentle_question: str = ""
+
+    @property
+    def question_text(self) -> str:
+        if self.safety.flagged or self.question is None:
+            return self.gentle_question
+        return self.question.content
 
     @property
     def turn(self) -> int:
@@ -66,7 +95,75 @@ def _answered_count(interview: Interview) -> int:
 
 
 def interview_transcript(*, interview: Interview) -> list[TranscriptEntry]:
-    return [TranscriptEntry(role=t.role, content=t.content) for t in interview.turns.order_by("position")]
+    """What the interviewer and the profile builder see: every turn but the answers the crisis check flagged."""
+    turns = interview.turns.filter(safety_flagged=False).order_by("position")
+    return [TranscriptEntry(role=t.role, content=t.content) for t in turns]
+
+
+def _language(interview: Interview) -> str:
+    code = (interview.language or "").split("-")[0].lower()
+    return code if code in GENTLE_REASK else "en"
+
+
+def interview_gentle_question(*, interview: Interview) -> str:
+    """The question the person was answering, asked again without a provider call."""
+    asked = interview.turns.filter(role=Turn.Role.INTERVIEWER).order_by("-position")
+    last = asked.first()
+    language = _language(interview)
+    if last is None or asked.count() == 1:
+        # Nothing asked yet, or only the greeting (which should not be repeated word for word).
+        return GENTLE_OPENER[language]
+    return GENTLE_REASK[language].format(question=last.content)
+
+
+def interview_safety_notice(*, interview: Interview) -> SafetyOut | None:
+    """The crisis answer to show again when the interview's last turn is a flagged answer (e.g. after a reload)."""
+    from futureself.safety.checker import SafetyVerdict
+    from futureself.safety.response import safety_payload
+
+    last = interview.turns.order_by("-position").first()
+    if last is None or not last.safety_flagged:
+        return None
+    event = interview.safety_events.order_by("-created_at").first()
+    verdict = SafetyVerdict(
+        flagged=True,
+        category=event.category if event else None,
+        language=(event.language if event else None) or None,
+    )
+    return safety_payload(verdict, language=interview.language or None)
+
+
+def _screen(*, interview: Interview, text: str) -> SafetyOut:
+    outcome = safety_screen(
+        text=text,
+        source=SafetyEvent.Source.INTERVIEW,
+        interview=interview,
+        language=interview.language or None,
+        input_mode="text",
+    )
+    return outcome.payload
+
+
+def _flagged_reply(*, interview: Interview, safety: SafetyOut) -> InterviewReply:
+    return InterviewReply(
+        interview=interview,
+        question=None,
+        safety=safety,
+        gentle_question=interview_gentle_question(interview=interview),
+    )
+
+
+def _save_flagged(*, interview: Interview, text: str, idempotency_key: str, safety: SafetyOut) -> InterviewReply:
+    Turn.objects.create(
+        interview=interview,
+        position=_next_position(interview),
+        role=Turn.Role.USER,
+        content=text,
+        status=Turn.Status.ANSWERED,
+        safety_flagged=True,
+        idempotency_key=idempotency_key[:100],
+    )
+    return _flagged_reply(interview=interview, safety=safety)
 
 
 def interview_needs_question(*, interview: Interview) -> bool:
@@ -131,6 +228,7 @@ def interview_start(
     with transaction.atomic():
         interview = interview_create(owner=owner, source=source, start_key=idempotency_key)
         if text:
+            # Saved first so nothing is lost, then checked before anyone is asked to answer it.
             Turn.objects.create(
                 interview=interview,
                 position=0,
@@ -139,6 +237,11 @@ def interview_start(
                 status=Turn.Status.PENDING,
                 idempotency_key=idempotency_key[:100],
             )
+    if text:
+        safety = _screen(interview=interview, text=text)
+        if safety.flagged:
+            interview.turns.filter(position=0).update(status=Turn.Status.ANSWERED, safety_flagged=True)
+            return _flagged_reply(interview=interview, safety=safety)
     return interview_ask(interview=interview, chat=chat)
 
 
@@ -154,6 +257,11 @@ def interview_respond(
     A retry (same ``idempotency_key``, or the same text as the pending turn)
     answers the pending turn instead of adding another; a retry of a message
     already answered returns that answer again.
+
+    Every new answer passes the crisis check first. When it fires, the answer is
+    saved (flagged, never sent to a provider), a ``SafetyEvent`` is recorded and the
+    reply carries the crisis message with the pending question asked again; the
+    next answer continues the interview as usual.
     """
     text = _clean_message(message)
     if interview.status == Interview.Status.COMPLETED:
@@ -164,11 +272,19 @@ def interview_respond(
     if idempotency_key:
         earlier = interview.turns.filter(role=Turn.Role.USER, idempotency_key=idempotency_key[:100]).first()
         if earlier is not None:
+            if earlier.safety_flagged:
+                return _flagged_reply(interview=interview, safety=interview_safety_notice(interview=interview))
             if earlier.status == Turn.Status.PENDING:
                 return interview_ask(interview=interview, chat=chat)
             return _replay(interview=interview, user_turn=earlier)
 
     pending = interview_pending_turn(interview=interview)
+    is_retry = pending is not None and pending.role == Turn.Role.USER and pending.content == text
+    if not is_retry and _answered_count(interview) < settings.INTERVIEW_MAX_TURNS:
+        safety = _screen(interview=interview, text=text)
+        if safety.flagged:
+            return _save_flagged(interview=interview, text=text, idempotency_key=idempotency_key, safety=safety)
+
     if pending is not None and pending.role == Turn.Role.USER:
         if pending.content != text:
             # A new message while the last one still waits: keep both, answer them together.
@@ -215,6 +331,7 @@ def interview_ask(*, interview: Interview, chat: ChatProvider | None = None) -> 
             covered=interview.topics_covered,
             language=interview.language,
         )
+    ensure_no_instructions(step.question, what="interviewer's question")
     with transaction.atomic():
         Interview.objects.select_for_update().filter(pk=interview.pk).first()
         if not interview_needs_question(interview=interview):
@@ -288,6 +405,7 @@ def profile_build(*, interview: Interview, chat: ChatProvider | None = None) -> 
         result = async_to_sync(builder.build)(
             transcript=interview_transcript(interview=interview), corrections=_corrections(latest)
         )
+    ensure_no_instructions(result.data, what="profile")
     return _profile_save(
         interview=interview,
         data=result.data,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, replace_url, retarget
 
 from futureself.errors import ServiceError
+from futureself.limits import posted, provider_backed_view
 from futureself.ownership import owner_from_request
+from futureself.privacy import interview_delete
 from futureself.providers.base import ProviderError
 from interviews import services
 from interviews.engines import topic_progress
@@ -74,6 +77,8 @@ def _chat_context(interview: Interview, *, error: str = "", retryable: bool = Fa
         "can_finish": services.interview_can_finish(interview=interview),
         "error": error,
         "retryable": retryable,
+        "safety": services.interview_safety_notice(interview=interview),
+        "gentle_question": services.interview_gentle_question(interview=interview),
     }
 
 
@@ -102,6 +107,7 @@ def detail(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@provider_backed_view("provider", crisis_text=posted("message"))
 def answer(request: HttpRequest, pk) -> HttpResponse:
     interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
     message = request.POST.get("message", "")
@@ -118,6 +124,7 @@ def answer(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@provider_backed_view("provider")
 def ask(request: HttpRequest, pk) -> HttpResponse:
     """The interviewer's turn for the transcript as it stands: the first question, or a retry."""
     interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
@@ -140,7 +147,25 @@ def finish(request: HttpRequest, pk) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
+def _build_failed(request: HttpRequest, interview: Interview, error: str) -> HttpResponse:
+    rebuild = bool(request.POST.get("rebuild"))
+    if request.htmx:
+        context = {"interview": interview, "build_error": error, "rebuild": rebuild}
+        return render(request, "interviews/detail.html#building", context)
+    context = {**_chat_context(interview), "build_error": error, "rebuild": rebuild}
+    return render(request, "interviews/detail.html", context)
+
+
+def _build_refused(request: HttpRequest, exc: ServiceError, pk) -> HttpResponse:
+    # The build starts on page load: show the refusal (and a retry) where the spinner was.
+    interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
+    response = _build_failed(request, interview, exc.detail)
+    response["Retry-After"] = str(getattr(exc, "retry_after", 1))
+    return response
+
+
 @require_POST
+@provider_backed_view("generation", on_limit=_build_refused)
 def build(request: HttpRequest, pk) -> HttpResponse:
     """Build the profile (a new version when ``rebuild`` is posted) and go to it."""
     interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
@@ -152,11 +177,7 @@ def build(request: HttpRequest, pk) -> HttpResponse:
             new = services.interview_complete(interview=interview)
     except (ServiceError, ProviderError) as exc:
         error = exc.detail if isinstance(exc, ServiceError) else _provider_message(exc)
-        if request.htmx:
-            context = {"interview": interview, "build_error": error, "rebuild": rebuild}
-            return render(request, "interviews/detail.html#building", context)
-        context = {**_chat_context(interview), "build_error": error, "rebuild": rebuild}
-        return render(request, "interviews/detail.html", context)
+        return _build_failed(request, interview, error)
     url = reverse("interviews:profile", kwargs={"pk": new.pk})
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -245,3 +266,30 @@ def profile_remove_item(request: HttpRequest, pk, name: str, index: int) -> Http
         del items[index]
     new = services.profile_update(profile=current, changes={name: items})
     return _saved(request, new)
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, pk) -> HttpResponse:
+    """Ask to confirm (GET), then delete the interview with everything made from it (POST)."""
+    interview = interview_get_for_owner(owner=owner_from_request(request), pk=pk)
+    if request.method == "GET":
+        return render(
+            request,
+            "confirm_delete.html",
+            {
+                "title": "Delete this interview?",
+                "what": (
+                    "This interview, its transcript, every profile version, the future selves made from it (with "
+                    "their portraits), and all your conversations and debriefs with them."
+                ),
+                "cancel_url": reverse("interviews:detail", kwargs={"pk": interview.pk}),
+            },
+        )
+    interview_delete(interview=interview)
+    messages.success(request, "The interview and everything made from it are deleted.")
+    return _after_delete(request)
+
+
+def _after_delete(request: HttpRequest) -> HttpResponse:
+    url = reverse("my_data")
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -8,6 +8,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from futureself.api_errors import PROVIDER, WRITE, errors
+from futureself.limits import payload_text, provider_backed, rate_limited
 from futureself.ownership import Owner
 from interviews.selectors import profile_get_for_owner
 from personas import services
@@ -66,9 +67,10 @@ class CorrectIn(Schema):
 
 @router.post(
     "/future-self/generate",
-    response={200: GenerateOut, **errors(*WRITE, 404, 422, *PROVIDER)},
+    response={200: GenerateOut, **errors(*WRITE, 404, 422, *PROVIDER, 429)},
     summary="Generate one future self per option",
 )
+@provider_backed("generation", crisis_text=payload_text("dilemma", "options"))
 def future_self_generate(request, payload: GenerateIn):
     owner: Owner = request.auth
     profile = profile_get_for_owner(owner=owner, pk=payload.profile_id)
@@ -84,9 +86,10 @@ def future_self_generate(request, payload: GenerateIn):
 
 @router.post(
     "/future-self/select",
-    response={200: SelectOut, **errors(*WRITE, 404, 422)},
+    response={200: SelectOut, **errors(*WRITE, 404, 422, 429)},
     summary="Start a new conversation with a future self",
 )
+@rate_limited("provider")
 def future_self_select(request, payload: SelectIn):
     from conversations.services import stream_path
 
@@ -109,9 +112,10 @@ def future_self_detail(request, future_self_id: uuid.UUID):
 
 @router.post(
     "/future-self/{future_self_id}/correct",
-    response={200: SelfCard, **errors(*WRITE, 404, 422, *PROVIDER)},
+    response={200: SelfCard, **errors(*WRITE, 404, 422, *PROVIDER, 429)},
     summary="\"That's not me\": rewrite this self for the same path with the person's correction",
 )
+@provider_backed("generation", crisis_text=payload_text("correction"))
 def future_self_correct(request, future_self_id: uuid.UUID, payload: CorrectIn):
     owner: Owner = request.auth
     future_self = future_self_get_for_owner(owner=owner, pk=future_self_id)
@@ -131,9 +135,10 @@ def profile_future_selves(request, profile_id: uuid.UUID):
 
 @router.post(
     "/avatar/generate",
-    response={200: AvatarOut, **errors(*WRITE, 404, 422, *PROVIDER)},
+    response={200: AvatarOut, **errors(*WRITE, 404, 422, *PROVIDER, 429)},
     summary="The avatar of a future self (drawn if missing)",
 )
+@provider_backed("generation")
 def avatar_generate(request, payload: AvatarIn):
     owner: Owner = request.auth
     future_self = future_self_get_for_owner(owner=owner, pk=payload.future_self_id)

@@ -16,10 +16,13 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from futureself.errors import InvalidInput
+from futureself.errors import InvalidInput, SafetyFlagged
+from futureself.models import SafetyEvent
 from futureself.providers import registry
 from futureself.providers.base import ProviderError, TextToSpeech, Voice
 from futureself.providers.recording import provider_call_scope
+from futureself.safety.leak import ensure_no_instructions
+from futureself.safety.services import safety_screen
 from interviews.models import Profile
 from interviews.schemas import ProfileData
 from personas.engines import Avatar, AvatarGenerator, FutureSelfGenerator, GeneratedCard
@@ -96,6 +99,22 @@ def dilemma_resolve(
     return summary, unique
 
 
+def free_text_screen(*, profile: Profile, texts: Sequence[str]) -> None:
+    """Run the crisis check on what the person typed for this flow; raise ``SafetyFlagged`` if it fires."""
+    text = "\n".join(t for t in texts if t and t.strip())
+    if not text:
+        return
+    outcome = safety_screen(
+        text=text,
+        source=SafetyEvent.Source.INTERVIEW,
+        interview=profile.interview,
+        language=profile.interview.language or None,
+        input_mode="text",
+    )
+    if outcome.flagged:
+        raise SafetyFlagged(outcome.payload)
+
+
 def future_selves_generate(
     *,
     profile: Profile,
@@ -112,6 +131,7 @@ def future_selves_generate(
     if not YEARS_AHEAD_MIN <= years_ahead <= YEARS_AHEAD_MAX:
         raise InvalidInput(f"Years ahead must be between {YEARS_AHEAD_MIN} and {YEARS_AHEAD_MAX}.")
     summary, chosen = dilemma_resolve(profile=profile, dilemma=dilemma, options=options)
+    free_text_screen(profile=profile, texts=[dilemma or "", *(options or [])])
     generator = _self_generator()
     with provider_call_scope(interview=profile.interview):
         generated = async_to_sync(generator.generate)(
@@ -121,6 +141,7 @@ def future_selves_generate(
             years_ahead=years_ahead,
             include_unexpected=include_unexpected,
         )
+    ensure_no_instructions([item.card for item in generated], what="future selves")
     return _store_generation(profile=profile, dilemma=summary, generated=generated)
 
 
@@ -154,6 +175,7 @@ def future_self_correct(*, future_self: FutureSelf, correction: str) -> FutureSe
         raise InvalidInput("Tell us what this future self got wrong.", code="correction_required")
     if len(text) > CORRECTION_MAX_CHARS:
         raise InvalidInput(f"The correction is too long (at most {CORRECTION_MAX_CHARS} characters).")
+    free_text_screen(profile=future_self.profile, texts=[text])
     corrections = list(future_self.corrections or [])
     pending = corrections[-1] if corrections and not corrections[-1].get("applied") else None
     if pending is None or pending.get("text") != text:
@@ -175,6 +197,7 @@ def future_self_correct(*, future_self: FutureSelf, correction: str) -> FutureSe
                 .values_list("path", flat=True)
             ),
         )
+    ensure_no_instructions(item.card, what="future self")
 
     old_avatar = future_self.avatar.name
     with transaction.atomic():

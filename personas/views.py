@@ -11,6 +11,14 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from futureself.auth import user_for_token
 from futureself.errors import InvalidInput, ServiceError
+from futureself.limits import (
+    RateLimited,
+    limit_response,
+    posted,
+    provider_backed_view,
+    rate_limit_request,
+    rate_limited_view,
+)
 from futureself.ownership import Owner, owner_from_request, owner_from_user
 from futureself.providers.base import ProviderError
 from interviews.selectors import profile_get_for_owner
@@ -34,6 +42,7 @@ def _years(raw: str | None) -> int | None:
 
 
 @require_http_methods(["GET", "POST"])
+@provider_backed_view("generation", methods=("POST",), crisis_text=posted("dilemma", "options"))
 def generate(request: HttpRequest, profile_id) -> HttpResponse:
     profile = profile_get_for_owner(owner=owner_from_request(request), pk=profile_id)
     context: dict = {"profile": profile}
@@ -56,6 +65,7 @@ def generate(request: HttpRequest, profile_id) -> HttpResponse:
             )
         except ServiceError as exc:
             context["generate_error"] = exc.detail
+            context["generate_safety"] = getattr(exc, "safety", None)
         except ProviderError as exc:
             context.update(generate_error=_provider_message(exc), generate_retryable=exc.retryable)
         else:
@@ -93,7 +103,20 @@ def futures(request: HttpRequest, generation_id) -> HttpResponse:
     )
 
 
+def _avatars_refused(request: HttpRequest, exc: ServiceError, generation_id) -> HttpResponse:
+    # Portraits load on their own: say why in place of each spinner, with a retry.
+    selves = generation_get_for_owner(owner=owner_from_request(request), generation_id=generation_id)
+    errors = {s.pk: exc.detail for s in selves if not s.avatar}
+    return render(request, f"{FUTURES}#avatar_figures", {"selves": selves, "errors": errors, "oob": True})
+
+
+def _avatar_refused(request: HttpRequest, exc: ServiceError, pk) -> HttpResponse:
+    future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)
+    return render(request, f"{FUTURES}#avatar", {"future_self": future_self, "avatar_error": exc.detail})
+
+
 @require_GET
+@provider_backed_view("generation", on_limit=_avatars_refused)
 def avatars(request: HttpRequest, generation_id) -> HttpResponse:
     """Every missing avatar of a generation, drawn at once; answers with out-of-band figures."""
     selves = generation_get_for_owner(owner=owner_from_request(request), generation_id=generation_id)
@@ -106,6 +129,7 @@ def avatars(request: HttpRequest, generation_id) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@provider_backed_view("generation", on_limit=_avatar_refused)
 def avatar_figure(request: HttpRequest, pk) -> HttpResponse:
     """One card's avatar figure: drawn if missing (GET) or drawn again (POST)."""
     future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)
@@ -132,6 +156,11 @@ def avatar(request: HttpRequest, pk) -> HttpResponse:
     future_self: FutureSelf = future_self_get_for_owner(owner=_image_owner(request), pk=pk)
     if not future_self.avatar:
         try:
+            # Only a request that draws counts against the limit; a stored image is free.
+            rate_limit_request(request, "generation")
+        except RateLimited as exc:
+            return limit_response(exc, request=request)
+        try:
             future_self = services.avatar_ensure(future_self=future_self)
         except ProviderError as exc:
             response = HttpResponse(exc.message, status=503, content_type="text/plain")
@@ -144,6 +173,7 @@ def avatar(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@rate_limited_view("provider")
 def talk(request: HttpRequest, pk) -> HttpResponse:
     future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)
     conversation = services.future_self_select(future_self=future_self)
@@ -151,6 +181,7 @@ def talk(request: HttpRequest, pk) -> HttpResponse:
 
 
 @require_POST
+@provider_backed_view("generation", crisis_text=posted("correction"))
 def correct(request: HttpRequest, pk) -> HttpResponse:
     """ "That's not me": rewrite the card with the person's correction; answers with the card."""
     future_self = future_self_get_for_owner(owner=owner_from_request(request), pk=pk)
@@ -159,12 +190,18 @@ def correct(request: HttpRequest, pk) -> HttpResponse:
         future_self = services.future_self_correct(future_self=future_self, correction=correction)
     except ServiceError as exc:
         error, status = exc.detail, exc.status
+        safety = getattr(exc, "safety", None)
     except ProviderError as exc:
-        error, status = _provider_message(exc), 503
+        error, status, safety = _provider_message(exc), 503, None
     else:
         if not request.htmx:
             return redirect("personas:futures", generation_id=future_self.generation_id)
         return render(request, f"{FUTURES}#card", {"future_self": future_self, "corrected": True})
-    context = {"future_self": future_self, "correction_text": correction, "correction_error": error}
+    context = {
+        "future_self": future_self,
+        "correction_text": correction,
+        "correction_error": error,
+        "correction_safety": safety,
+    }
     # htmx swaps 2xx answers only: the inline error travels with a 200.
     return render(request, f"{FUTURES}#card", context, status=200 if request.htmx else status)

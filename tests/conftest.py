@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from futureself.models import ApiToken
@@ -42,6 +43,14 @@ def _no_network():
     socket.socket.connect = _guarded_connect
     yield
     socket.socket.connect = _real_connect
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    # Rate-limit and budget counters live in the cache: each test starts with none used.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
