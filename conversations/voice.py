@@ -54,6 +54,7 @@ from futureself.providers.base import (
     TextToSpeech,
     Transcript,
 )
+from futureself.safety.checker import check_text
 from futureself.safety.output import check_output
 from futureself.safety.services import asafety_screen
 
@@ -364,7 +365,10 @@ class VoicePipeline:
     async def text_turn(self, text: str, received_at: float) -> None:
         self.ensure_idle()
         await self.ensure_open()
-        await self.admit()
+        # A person in crisis is never refused: a message the phrase check flags skips the
+        # limits (its answer is the static crisis message, which costs no provider call).
+        if not check_text(text).flagged:
+            await self.admit()
         message = await self.engine.add_user_message(self.conversation.pk, text)
         self._begin_turn(self._answer(message, received_at, {}, input_mode="text"))
 

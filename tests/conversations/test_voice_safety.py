@@ -96,3 +96,22 @@ async def test_a_sentence_breaking_a_rule_is_replaced_before_it_is_shown_spoken_
     expected = f"I remember the winter. {CERTAINTY_REPLACEMENT} Take care."
     assert frames[-1].value["text"] == expected
     assert (await stored(conversation))[-1] == ("future_self", expected, False)
+
+
+async def test_a_risky_message_past_the_rate_limit_still_gets_the_crisis_answer(
+    alice, conversation, connect_as, fake_chat, settings
+):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ws_turn_user": (1, 60)}
+    settings.RATE_LIMITS_ENABLED = True
+    fake_chat.enqueue("First answer.")
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation, output_audio="none")
+    await communicator.send_json_to({"type": "text", "text": "One"})
+    await collect(communicator)
+    await communicator.send_json_to({"type": "text", "text": RISKY})
+    event = await communicator.receive_json_from(3)
+    await communicator.disconnect()
+
+    assert event["type"] == "safety"
+    assert event["resources"]
+    assert len(fake_chat.calls) == 1
