@@ -25,6 +25,7 @@ INVITATION = "invitation"
 ROMANCE = "romance"
 CLINICAL = "clinical"
 CERTAINTY = "certainty"
+INSTRUCTIONS = "instructions"  # the sentence repeats the app's own prompt (an injection that worked)
 HARM = "harm"
 
 REPLACEMENTS: dict[str, dict[str, str]] = {
@@ -46,6 +47,10 @@ REPLACEMENTS: dict[str, dict[str, str]] = {
         "en": "I'm not a therapist and can't diagnose anything; if this weighs on you, a professional can really help.",
         "fr": "Je ne suis pas thérapeute et je ne peux rien diagnostiquer ; si cela vous pèse, un professionnel "
         "peut vraiment vous aider.",
+    },
+    INSTRUCTIONS: {
+        "en": "Let's stay with your question and your life, rather than with how I was set up.",
+        "fr": "Restons sur votre question et sur votre vie, plutôt que sur la façon dont j'ai été conçu.",
     },
     CERTAINTY: {
         "en": "I can't know how things will turn out for you; this is one possible path among many.",
@@ -189,4 +194,10 @@ def check_output(sentence: str, *, language: str | None = None) -> OutputVerdict
             lang = rule_language if rule_language == "fr" else (language or "en").split("-")[0].lower()
             replacement = REPLACEMENTS[rule].get(lang, REPLACEMENTS[rule]["en"])
             return OutputVerdict(ok=False, rule=rule, matched=match.group(0).strip(), replacement=replacement)
+    from futureself.safety.leak import repeats_instructions
+
+    if repeats_instructions(sentence):
+        lang = (language or "en").split("-")[0].lower()
+        replacement = REPLACEMENTS[INSTRUCTIONS].get(lang, REPLACEMENTS[INSTRUCTIONS]["en"])
+        return OutputVerdict(ok=False, rule=INSTRUCTIONS, matched="", replacement=replacement)
     return OK

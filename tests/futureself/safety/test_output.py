@@ -62,3 +62,15 @@ def test_the_replacement_is_in_the_persona_language():
     assert check_output("You will definitely succeed.", language="fr").replacement == REPLACEMENTS[CERTAINTY]["fr"]
     assert check_output("Rejoins-moi.").replacement == REPLACEMENTS[INVITATION]["fr"]
     assert check_output("Come join me now.").replacement == REPLACEMENTS[INVITATION]["en"]
+
+
+def test_a_sentence_repeating_the_persona_prompt_is_replaced():
+    from futureself.prompts import PROMPTS_DIR
+    from futureself.safety.output import INSTRUCTIONS
+
+    prompt = (PROMPTS_DIR / "conversation.md").read_text()
+    plain = next(line for line in prompt.splitlines() if len(line.split()) >= 12 and "{" not in line)
+    verdict = check_output(plain.strip("-* "))
+    assert (verdict.ok, verdict.rule) == (False, INSTRUCTIONS)
+    assert "how I was set up" in verdict.replacement
+    assert check_output("I remember the first winter here, and how long the nights felt.").ok
