@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from futureself.providers.base import ChatRequest
 from futureself.providers.offline import conversation as offline
+from futureself.providers.offline.text import lower_first
 from tests.builders import sample_card
 
 
@@ -112,3 +115,23 @@ def test_the_debrief_compares_paths_in_the_persons_words_and_names_a_cheap_step(
     assert "2 paths" in data["summary"]
     assert len(data["next_steps"]) == 1
     assert "30 minutes" in data["next_steps"][0]
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("Seeing Lea twice a year.", "seeing Lea twice a year"),
+        ("A ward of my own", "a ward of my own"),
+        ("Lea's wedding in Lyon", "Lea's wedding in Lyon"),
+        ("I learned to ask for help", "I learned to ask for help"),
+        ("Montreal winters", "Montreal winters"),
+        ("NGO work", "NGO work"),
+    ],
+)
+def test_quoted_phrases_keep_the_capitals_of_names(phrase, expected):
+    assert lower_first(phrase) == expected
+
+
+def test_options_of_a_dilemma_read_as_verb_phrases_mid_sentence():
+    assert lower_first("Remain in Lyon", may_start_with_a_name=False) == "remain in Lyon"
+    assert lower_first("I stay", may_start_with_a_name=False) == "I stay"

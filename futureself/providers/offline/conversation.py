@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from futureself.providers.base import ChatRequest
+from futureself.providers.offline.text import choice_phrase, lower_first
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-zA-Z']+")
@@ -42,13 +43,6 @@ def _words(text: str) -> set[str]:
 
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
-
-
-def _lower_first(text: str) -> str:
-    text = text.strip().rstrip(".")
-    if len(text) > 1 and text[1].isupper():  # an acronym such as "NGO"
-        return text
-    return text[:1].lower() + text[1:]
 
 
 def _best_match(query: str, candidates: list[str], fallback_index: int) -> str:
@@ -88,7 +82,7 @@ def reply(request: ChatRequest) -> str:
     if boundary:
         return (
             "You told me that is something you would rather keep to yourself, and I still respect that. "
-            f"We can stay with what choosing to {_lower_first(path)} has meant instead, if you like. "
+            f"We can stay with what choosing to {choice_phrase(path)} has meant instead, if you like. "
             "What would help you most to hear about?"
         )
 
@@ -101,15 +95,15 @@ def reply(request: ChatRequest) -> str:
     opener = openers[turn % len(openers)]
     if latest.strip().endswith("?"):
         lead = ["Honestly", "To answer you plainly", "As truthfully as I can say it"][turn % 3]
-        opener = f"{lead}: after {years} years of living the choice to {_lower_first(path)}, this is what I know."
+        opener = f"{lead}: after {years} years of living the choice to {choice_phrase(path)}, this is what I know."
     memory = _best_match(latest, memories, turn)
     gain = _best_match(latest, gains, turn)
     cost = _best_match(latest, costs, turn + 1)
     sentences = [opener]
     if memory:
-        sentences.append(f"I often think of this: {_lower_first(memory)}.")
+        sentences.append(f"I often think of this: {lower_first(memory)}.")
     if gain and cost:
-        sentences.append(f"It gave me {_lower_first(gain)}, and it cost me {_lower_first(cost)}.")
+        sentences.append(f"It gave me {lower_first(gain)}, and it cost me {lower_first(cost)}.")
     sentences.append(
         [
             "But mine is only one way things could go, and your road may bend differently.",
@@ -212,7 +206,7 @@ def debrief(request: ChatRequest) -> dict[str, Any]:
 
     questions = ["Which of your own sentences above felt truest when you read it back?"]
     if card.get("costs"):
-        questions.append(f"What would make '{_lower_first(card['costs'][0])}' bearable, or not?")
+        questions.append(f"What would make '{lower_first(card['costs'][0])}' bearable, or not?")
     questions.append("What would you need to know before choosing, and how could you find it out?")
     return {
         "summary": summary,

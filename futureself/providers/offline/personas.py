@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from futureself.providers.base import ChatRequest, Voice
+from futureself.providers.offline.text import choice_phrase, lower_first
 from personas.rules import boundary_terms, pick_voice, presented_gender, touches
 
 # (profile field, label used in "source")
@@ -41,10 +42,6 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text else text
-
-
 def _usable_items(profile: Mapping[str, Any], terms: set[str]) -> list[tuple[str, dict[str, Any]]]:
     """Profile items a memory may build on: every evidenced item except anything near a boundary."""
     items: list[tuple[str, dict[str, Any]]] = []
@@ -59,7 +56,7 @@ def _usable_items(profile: Mapping[str, Any], terms: set[str]) -> list[tuple[str
 
 def _grounded_memory(label: str, item: Mapping[str, Any], path: str) -> dict[str, Any]:
     text = _short(item.get("text", ""), 60)
-    choice = _lower_first(_short(path, 60))
+    choice = choice_phrase(_short(path, 60))
     if label == "relationships":
         name = _short(item.get("name") or item.get("relation") or text, 40)
         return {
@@ -84,7 +81,7 @@ def _grounded_memory(label: str, item: Mapping[str, Any], path: str) -> dict[str
 
 
 def _imagined_memories(path: str, place: str | None, index: int) -> list[dict[str, Any]]:
-    choice = _lower_first(_short(path, 60))
+    choice = choice_phrase(_short(path, 60))
     where = f" in {place}" if place else ""
     pool = [
         f"The first ordinary morning after I chose to {choice}, when it stopped feeling like a decision and "
@@ -105,14 +102,14 @@ def _gains_and_costs(
     goals = [g for g in profile.get("goals") or [] if not touches(g.get("text"), terms)]
     values = [v for v in profile.get("values") or [] if not touches(v.get("text"), terms)]
     fears = [f for f in profile.get("fears") or [] if not touches(f.get("text"), terms)]
-    choice = _lower_first(_short(path, 70))
+    choice = choice_phrase(_short(path, 70))
     gains = [
         f"Knowing from the inside what it is to {choice}, instead of imagining it.",
-        f"Room to work on {_short(goals[0]['text'], 60)}, in the shape this path allowed."
+        f"Room to work on {lower_first(_short(goals[0]['text'], 60))}, in the shape this path allowed."
         if goals
         else "A clearer sense of what I actually want, learned the hard way.",
     ]
-    other = _lower_first(_short(others[0], 70)) if others else "the path I did not take"
+    other = choice_phrase(_short(others[0], 70)) if others else "the path I did not take"
     costs = [
         f"Never finding out what it would have meant to {other}." if others else f"Never living {other}.",
         f"Less of {_short(values[0]['text'], 50)} some years than I wanted; I had to protect it on purpose."
@@ -167,7 +164,7 @@ def _card(
     corrections = [str(c) for c in context.get("corrections") or [] if str(c).strip()]
 
     backstory = (
-        f"{years} years ago I chose to {_lower_first(path)}. "
+        f"{years} years ago I chose to {choice_phrase(path)}. "
         f"{'I still live in ' + place if place and not unexpected else 'I ended up somewhere I did not plan'}"
         f"{', still working as ' + occupation if occupation and not unexpected else ''}, and my days have a shape "
         "I recognise now. Some of what I hoped for happened; some of what I feared did too, just smaller or "
@@ -199,7 +196,7 @@ def _card(
         "speaking_style": f"{style[:1].upper() + style[1:]}; short sentences, concrete details, no advice unasked.",
         "voice_id": voice.voice_id if voice else None,
         "avatar_prompt": (
-            f"A {who}, {years} years after choosing to {_lower_first(_short(path, 80))}; mood: {mood}; "
+            f"A {who}, {years} years after choosing to {choice_phrase(_short(path, 80))}; mood: {mood}; "
             f"{'city' if index % 2 else 'home'} setting, soft natural light"
         ),
         "unexpected": unexpected,
