@@ -113,6 +113,10 @@ def stt_available(stt) -> bool:
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
+    # The socket is a direct relay that takes no messages from other processes: not joining the
+    # channel layer spares every live conversation a Redis connection and a blocking poll (an
+    # unknown alias makes Channels skip the layer).
+    channel_layer_alias = "conversation-socket-uses-no-layer"
     # A socket that never sends a valid ``start`` is closed, so idle unauthenticated sockets do not pile up.
     start_timeout_seconds = 30.0
 

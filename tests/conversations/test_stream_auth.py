@@ -77,3 +77,11 @@ async def test_the_handshake_token_marks_the_token_used(alice, alice_token, conv
     await communicator.disconnect()
     token = await database_sync_to_async(ApiToken.objects.get)(user=alice)
     assert token.last_used_at is not None
+
+
+def test_the_conversation_socket_does_not_hold_a_channel_layer_subscription():
+    from channels.layers import get_channel_layer
+
+    from conversations.consumers import ConversationConsumer
+
+    assert get_channel_layer(ConversationConsumer.channel_layer_alias) is None
