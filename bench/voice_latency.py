@@ -332,6 +332,28 @@ def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, arg
             rows,
         )
     )
+    print("\nWhere the time goes: the server's own timings (reply.end), p50 / p95 ms, fakes' share in brackets\n")
+    shares = {
+        "stt_ms": latency.stt_final_ms,
+        "llm_first_token_ms": latency.llm_first_token_ms,
+        "tts_first_audio_ms": latency.tts_first_audio_ms,
+        "first_audio_ms": critical,
+    }
+    print(
+        table(
+            ["conversations", *(f"{name} [{share:.0f}]" for name, share in shares.items())],
+            [
+                [
+                    phase.conversations,
+                    *(
+                        f"{fmt(percentile(phase.timing(name), 50))} / {fmt(percentile(phase.timing(name), 95))}"
+                        for name in shares
+                    ),
+                ]
+                for phase in load
+            ],
+        )
+    )
     single = percentile(phases["single"].overhead(), 95)
     if not single <= SINGLE_TARGET_MS or phases["single"].errors:
         missed.append(f"single conversation: overhead p95 {fmt(single, 1)} ms > {SINGLE_TARGET_MS} ms or errors")
