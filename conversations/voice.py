@@ -203,8 +203,17 @@ class Utterance:
     async def _feed(self) -> None:
         try:
             self._stream = await self.stt.open_stream(sample_rate=16000, language=self.language)
-            while (chunk := await self._chunks.get()) is not None:
-                await self._stream.send(chunk)
+            ended = False
+            while not ended and (chunk := await self._chunks.get()) is not None:
+                # Whatever queued up meanwhile goes in the same message: fewer, larger sends under load.
+                pieces = [chunk]
+                while not self._chunks.empty():
+                    piece = self._chunks.get_nowait()
+                    if piece is None:
+                        ended = True
+                        break
+                    pieces.append(piece)
+                await self._stream.send(b"".join(pieces))
         except ProviderError as exc:
             self.realtime_error = exc
             self._drain()
