@@ -418,7 +418,7 @@ def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, arg
                 fmt(entry["overhead_p50_ms"], 1),
                 fmt(entry["overhead_p95_ms"], 1),
                 entry["errors"],
-                f"{entry['fake_cpu'] * 100:.0f}%" if entry.get("fake_cpu") is not None else "-",
+                f"{entry['process_cpu'] * 100:.0f}%",
             ]
         )
         if ours is not None and not ours_p95 < entry["overhead_p95_ms"]:
