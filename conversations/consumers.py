@@ -31,7 +31,7 @@ from futureself.auth import user_for_token
 from futureself.ownership import Owner, owner_from_scope
 from futureself.providers import registry
 from futureself.providers.base import ProviderError
-from futureself.providers.recording import provider_call_scope
+from futureself.providers.recording import deferred_recording, flush_provider_calls, provider_call_scope
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +136,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         self.start_deadline.cancel()
         if self.pipeline is not None:
-            with provider_call_scope(conversation=self.conversation.pk):
+            with provider_call_scope(conversation=self.conversation.pk), deferred_recording():
                 await self.pipeline.close()
+            await flush_provider_calls()
 
     # -- frames --
 
@@ -163,7 +164,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 raise FrameError("unknown_type", f"Unknown message type {str(kind)[:40]!r}.")
             if self.conversation is None:
                 raise FrameError("not_started", 'Send {"type": "start", ...} first.')
-            with provider_call_scope(conversation=self.conversation.pk):
+            # Provider calls are recorded off the hot path (batched, in the background).
+            with provider_call_scope(conversation=self.conversation.pk), deferred_recording():
                 await handler(message, received_at)
         except FrameError as exc:
             await self.send_json(exc.event())
@@ -271,7 +273,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def on_audio(self, data: bytes) -> None:
         if self.conversation is None:
             raise FrameError("not_started", 'Send {"type": "start", ...} first.')
-        with provider_call_scope(conversation=self.conversation.pk):
+        with provider_call_scope(conversation=self.conversation.pk), deferred_recording():
             await self.pipeline.audio_frame(data)
 
     async def on_audio_end(self, message: dict[str, Any], received_at: float) -> None:

@@ -204,8 +204,17 @@ class Utterance:
     async def _feed(self) -> None:
         try:
             self._stream = await self.stt.open_stream(sample_rate=16000, language=self.language)
-            while (chunk := await self._chunks.get()) is not None:
-                await self._stream.send(chunk)
+            ended = False
+            while not ended and (chunk := await self._chunks.get()) is not None:
+                # Whatever queued up meanwhile goes in the same message: fewer, larger sends under load.
+                pieces = [chunk]
+                while not self._chunks.empty():
+                    piece = self._chunks.get_nowait()
+                    if piece is None:
+                        ended = True
+                        break
+                    pieces.append(piece)
+                await self._stream.send(b"".join(pieces))
         except ProviderError as exc:
             self.realtime_error = exc
             self._drain()
@@ -311,6 +320,7 @@ class VoicePipeline:
         self.max_utterance = settings.VOICE_MAX_UTTERANCE_BYTES
         self.min_utterance = settings.VOICE_MIN_UTTERANCE_MS * PCM_BYTES_PER_SECOND // 1000
         self.tts_concurrency = max(1, settings.VOICE_TTS_CONCURRENCY)
+        self.pipelined_tts = settings.VOICE_PIPELINED_TTS
         self.utterance: Utterance | None = None
         self.turn_task: asyncio.Task | None = None
         # True from the moment a turn is accepted until its last event (reply.end, safety or error) is sent;
@@ -525,6 +535,8 @@ class VoicePipeline:
                         await self._emit(run, piece, gate.pending, slots, children)
             for piece in gate.flush():
                 await self._emit(run, piece, "", slots, children)
+            if self.speaking and not self.pipelined_tts and run.text:
+                self._speak(run, run.text, slots, children, previous="", following="")
             if forwarder is not None:
                 run.sentences.put_nowait(None)
                 await forwarder
@@ -547,14 +559,24 @@ class VoicePipeline:
         previous = run.text
         run.shown.append(piece)
         await self.send_json({"type": "reply.delta", "text": piece})
-        if self.speaking and not run.tts_failed:
-            audio: asyncio.Queue = asyncio.Queue()
-            run.sentences.put_nowait(audio)
-            task = asyncio.create_task(
-                self._synthesize(run, sentence, audio, slots, previous=previous[-400:], following=following.strip())
-            )
-            children.add(task)
-            task.add_done_callback(children.discard)
+        if self.speaking and self.pipelined_tts and not run.tts_failed:
+            self._speak(run, sentence, slots, children, previous=previous[-400:], following=following.strip())
+
+    def _speak(
+        self,
+        run: ReplyRun,
+        text: str,
+        slots: asyncio.Semaphore,
+        children: set[asyncio.Task],
+        *,
+        previous: str,
+        following: str,
+    ) -> None:
+        audio: asyncio.Queue = asyncio.Queue()
+        run.sentences.put_nowait(audio)
+        task = asyncio.create_task(self._synthesize(run, text, audio, slots, previous=previous, following=following))
+        children.add(task)
+        task.add_done_callback(children.discard)
 
     async def _synthesize(
         self, run: ReplyRun, text: str, audio: asyncio.Queue, slots: asyncio.Semaphore, *, previous: str, following: str

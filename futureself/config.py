@@ -24,13 +24,21 @@ def database_config(database_url: str, *, sqlite_path: Path) -> dict[str, Any]:
     return config
 
 
+CHANNEL_LAYER_SOCKET_TIMEOUT = 15  # seconds; must outlast channels_redis' 5 s blocking receive
+
+
 def channel_layers_config(redis_url: str) -> dict[str, Any]:
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": "futureself:channels"},
+            # redis-py 8 reads with a 5 s socket timeout by default, exactly the layer's blocking receive
+            # (BZPOPMIN, 5 s): every socket idle for 5 s then died with "Timeout reading" (close 1011).
+            "CONFIG": {
+                "hosts": [{"address": redis_url, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
+                "prefix": "futureself:channels",
+            },
         }
     }
 

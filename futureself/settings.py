@@ -319,6 +319,8 @@ VOICE_MAX_UTTERANCE_BYTES = env_int("VOICE_MAX_UTTERANCE_BYTES", 1_920_000)  # 6
 VOICE_MIN_UTTERANCE_MS = env_int("VOICE_MIN_UTTERANCE_MS", 300)  # realtime Scribe needs 0.3 s to commit
 # Sentences synthesised at once per reply: sentence N+1 is prepared while N plays.
 VOICE_TTS_CONCURRENCY = env_int("VOICE_TTS_CONCURRENCY", 2)
+# Off only for the overlap benchmark's baseline: speak the reply once it is completely written.
+VOICE_PIPELINED_TTS = env_bool("VOICE_PIPELINED_TTS", True)
 
 # --- logging (never transcript text, audio or keys) ------------------------------
 

@@ -4,14 +4,22 @@ Services say what a call belongs to with ``provider_call_scope(interview=...,
 conversation=...)``; the registry wraps each provider so that every call made
 inside the scope is recorded with task, provider, model, latency, usage and
 outcome. Engines know nothing of this.
+
+On the live voice path (``deferred_recording()``, set by the conversation
+socket) the rows are written in the background, in batches, so no reply waits
+for a database insert: the voice benchmark showed the per-call insert (five
+per spoken turn) queueing behind other conversations' queries in the single
+database thread. ``flush_provider_calls()`` writes what is pending.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +52,7 @@ class CallScope:
 
 
 _scope: contextvars.ContextVar[CallScope] = contextvars.ContextVar("provider_call_scope", default=CallScope())
+_deferred: contextvars.ContextVar[bool] = contextvars.ContextVar("provider_call_deferred", default=False)
 
 
 @contextlib.contextmanager
@@ -58,6 +67,82 @@ def provider_call_scope(*, interview=None, conversation=None) -> Iterator[CallSc
         yield scope
     finally:
         _scope.reset(token)
+
+
+@contextlib.contextmanager
+def deferred_recording() -> Iterator[None]:
+    """Inside the block (and the tasks it starts), calls are recorded in the background, in batches."""
+    token = _deferred.set(True)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
+class _BatchWriter:
+    """Rows of one event loop, written together shortly after the first of them arrives."""
+
+    delay = 0.25  # seconds: long enough to gather a batch, short enough for the admin to look current
+
+    def __init__(self) -> None:
+        self.rows: list[Any] = []
+        self.task: asyncio.Task | None = None
+        self.now = asyncio.Event()
+
+    def add(self, row: Any) -> None:
+        self.rows.append(row)
+        if self.task is None or self.task.done():
+            self.now.clear()
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.now.wait(), self.delay)
+        while self.rows:
+            rows, self.rows = self.rows, []
+            try:
+                await _bulk_create(rows)
+            except Exception:  # recording must never break anything
+                logger.exception("could not record %d provider calls", len(rows))
+
+    async def flush(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.now.set()
+            await asyncio.shield(self.task)
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _BatchWriter] = weakref.WeakKeyDictionary()
+
+
+async def _bulk_create(rows: list[Any]) -> None:
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(_write_rows)(rows)
+
+
+def _write_rows(rows: list[Any]) -> None:
+    from django.db import DatabaseError, transaction
+
+    from futureself.models import ProviderCall
+
+    try:
+        with transaction.atomic():
+            ProviderCall.objects.bulk_create(rows)
+    except DatabaseError:
+        # One bad row (its conversation deleted meanwhile) must not lose the others.
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+            except DatabaseError:
+                logger.warning("dropped the record of a %s provider call", row.interface)
+
+
+async def flush_provider_calls() -> None:
+    """Write the calls recorded in the background on this event loop that are still pending."""
+    writer = _writers.get(asyncio.get_running_loop())
+    if writer is not None:
+        await writer.flush()
 
 
 async def record_call(
@@ -82,7 +167,7 @@ async def record_call(
         outcome, code = ProviderCall.Outcome.CANCELLED, type(error).__name__
     now = time.perf_counter()
     try:
-        await ProviderCall.objects.acreate(
+        row = ProviderCall(
             interface=interface,
             task=task,
             provider=provider,
@@ -95,6 +180,14 @@ async def record_call(
             conversation_id=scope.conversation_id,
             **{k: v for k, v in usage.items() if v},
         )
+        if _deferred.get():
+            loop = asyncio.get_running_loop()
+            writer = _writers.get(loop)
+            if writer is None:
+                writer = _writers[loop] = _BatchWriter()
+            writer.add(row)
+        else:
+            await row.asave(force_insert=True)
     except Exception:  # recording must never break the call it records
         logger.exception("could not record a %s provider call", interface)
 

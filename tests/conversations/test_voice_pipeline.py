@@ -158,6 +158,26 @@ async def test_the_first_audio_leaves_before_the_llm_has_finished(alice, convers
     assert timings["first_audio_ms"] < timings["llm_total_ms"]
 
 
+async def test_without_pipelining_the_whole_reply_is_spoken_once_it_is_written(
+    alice, conversation, connect_as, paced_tts, settings
+):
+    settings.VOICE_PIPELINED_TTS = False
+    slow = FakeChat(chunk_delay=0.02)
+    slow.enqueue(THREE_SENTENCES)
+    with registry.use_providers(chat=slow):
+        communicator = await connect_as(alice)
+        await start_voice(communicator, conversation)
+        await communicator.send_json_to({"type": "text", "text": "Tell me."})
+        frames = await collect(communicator)
+        await communicator.disconnect()
+
+    assert [call["text"] for call in paced_tts.calls] == [THREE_SENTENCES]
+    first_audio = next(f for f in frames if f.kind == "audio")
+    last_delta = [f for f in frames if f.type == "reply.delta"][-1]
+    assert first_audio.at > last_delta.at
+    assert frames[-1].value["text"] == THREE_SENTENCES
+
+
 async def test_the_client_gets_the_format_the_tts_really_speaks(alice, conversation, connect_as, fake_chat):
     fake_chat.enqueue("Hello.")
     pcm_only = PacedTTS(chunks=1, supported_formats=("pcm_16000",))

@@ -1,3 +1,4 @@
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -186,3 +187,13 @@ async def test_budgets_work_from_async_code():
     await abudget_charge(owner=ALICE, kind="tts_characters", amount=500)
     with pytest.raises(BudgetExceeded):
         await abudget_check(owner=ALICE, kind="tts_characters")
+
+
+async def test_counting_from_many_tasks_shares_one_cache_client():
+    from asgiref.sync import sync_to_async
+
+    from futureself.limits import _counter_cache
+
+    clients = await asyncio.gather(*(sync_to_async(_counter_cache, thread_sensitive=False)() for _ in range(5)))
+
+    assert len({id(client) for client in clients}) == 1

@@ -34,6 +34,13 @@ def test_database_url_switches_to_postgresql(tmp_path):
     )
 
 
+def test_the_redis_layer_outwaits_its_own_blocking_receive():
+    from channels_redis.core import RedisChannelLayer
+
+    host = channel_layers_config("redis://cache:6379/2")["default"]["CONFIG"]["hosts"][0]
+    assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
+
+
 def test_no_redis_url_means_in_memory_layer_and_local_cache():
     assert channel_layers_config("")["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
     assert cache_config("")["default"]["BACKEND"].endswith("LocMemCache")
@@ -42,7 +49,7 @@ def test_no_redis_url_means_in_memory_layer_and_local_cache():
 def test_redis_url_switches_layer_and_cache_to_redis():
     layer = channel_layers_config("redis://cache:6379/2")["default"]
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert layer["CONFIG"]["hosts"] == ["redis://cache:6379/2"]
+    assert [host["address"] for host in layer["CONFIG"]["hosts"]] == ["redis://cache:6379/2"]
     cache = cache_config("redis://cache:6379/2")["default"]
     assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert cache["LOCATION"] == "redis://cache:6379/2"

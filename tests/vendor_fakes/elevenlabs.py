@@ -25,6 +25,7 @@ def add_routes(app: web.Application, fake: VendorFake) -> None:
     app.router.add_post("/v1/speech-to-text", bound(batch_stt, fake))
     app.router.add_get("/v1/speech-to-text/realtime", bound(realtime_stt, fake))
     app.router.add_post("/v1/text-to-speech/{voice_id}/stream", bound(tts_stream, fake))
+    app.router.add_post("/v1/text-to-speech/{voice_id}/stream/with-timestamps", bound(tts_stream_with_timestamps, fake))
     app.router.add_get("/v2/voices", bound(voices, fake))
 
 
@@ -155,6 +156,41 @@ async def tts_stream(request: web.Request, fake: VendorFake) -> web.StreamRespon
             return response
         chunk = audio[start : start + chunk_size]
         await response.write(chunk)
+        if fake.latency.tts_realtime:
+            await asyncio.sleep(len(chunk) / per_second)
+    await response.write_eof()
+    return response
+
+
+async def tts_stream_with_timestamps(request: web.Request, fake: VendorFake) -> web.StreamResponse:
+    """The same speech as ``tts_stream``, as newline-delimited JSON chunks ``{"audio_base64", "alignment"}``
+    (what Pipecat's ElevenLabs HTTP service reads), paced the same way."""
+    body = await request.json()
+    fake.record(request, "elevenlabs.tts", json=body)
+    reply = fake.next_reply("elevenlabs.tts")
+    if isinstance(reply, Fault):
+        return fake.fault_response(reply, vendor="elevenlabs")
+    output_format = request.query.get("output_format", "mp3_44100_128")
+    text = body.get("text", "")
+    audio = reply if isinstance(reply, bytes) else samples.audio(text, output_format)[0]
+    response = web.StreamResponse(headers={"Content-Type": "application/json", "request-id": uuid.uuid4().hex})
+    await response.prepare(request)
+    await fake.sleep_ms(fake.latency.tts_first_audio_ms)
+    per_second = samples.bytes_per_second(output_format)
+    chunk_size = max(1024, int(per_second / 10))
+    for index, start in enumerate(range(0, len(audio), chunk_size)):
+        chunk = audio[start : start + chunk_size]
+        alignment = None
+        if index == 0 and text:
+            seconds = len(audio) / per_second
+            step = seconds / len(text)
+            alignment = {
+                "characters": list(text),
+                "character_start_times_seconds": [round(i * step, 3) for i in range(len(text))],
+                "character_end_times_seconds": [round((i + 1) * step, 3) for i in range(len(text))],
+            }
+        line = {"audio_base64": base64.b64encode(chunk).decode(), "alignment": alignment, "normalized_alignment": None}
+        await response.write(json.dumps(line).encode() + b"\n")
         if fake.latency.tts_realtime:
             await asyncio.sleep(len(chunk) / per_second)
     await response.write_eof()

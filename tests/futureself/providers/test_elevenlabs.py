@@ -305,3 +305,11 @@ async def test_a_malformed_voice_list_is_a_bad_response(vendor_fake):
 def test_a_missing_key_is_not_configured():
     with pytest.raises(ProviderNotConfigured, match="ELEVENLABS_API_KEY"):
         ElevenLabsTextToSpeech(api_key="")
+
+
+async def test_the_realtime_socket_does_not_ask_for_compression(vendor_fake):
+    stream = await stt(vendor_fake).open_stream(sample_rate=16000)
+    await stream.aclose()
+
+    headers = {k.lower() for k in vendor_fake.last("elevenlabs.realtime").headers}
+    assert "sec-websocket-extensions" not in headers

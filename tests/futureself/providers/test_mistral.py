@@ -318,3 +318,19 @@ def test_one_adapter_serves_successive_event_loops(vendor_fake):
     second = async_to_sync(adapter.complete)(request())
 
     assert (first.text, second.text) == ("One.", "Two.")
+
+
+def test_the_sdks_throwaway_unmarshal_models_are_built_once_per_type():
+    from mistralai.client.utils import serializers
+    from pydantic import ConfigDict
+
+    import futureself.providers.mistral  # noqa: F401  (installs the cache)
+
+    def build(typ):
+        config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+        return serializers.create_model("Unmarshaller", body=(typ, ...), __config__=config)
+
+    assert build(int) is build(int)
+    assert build(int) is not build(str)
+    assert build(int)(body="3").body == 3
+    assert serializers.unmarshal({"a": 1}, dict[str, int]) == {"a": 1}

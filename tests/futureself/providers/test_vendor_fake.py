@@ -112,3 +112,24 @@ async def test_stt_latency_delays_the_final_transcript_after_commit(vendor_fake)
     await stream.finish()
 
     assert time.perf_counter() - started >= 0.2
+
+
+async def test_tts_with_timestamps_sends_the_same_audio_as_json_lines(vendor_fake):
+    import base64
+    import json
+
+    vendor_fake.latency = replace(vendor_fake.latency, tts_first_audio_ms=100)
+    async with httpx.AsyncClient(base_url=vendor_fake.base_url) as client:
+        started = time.perf_counter()
+        response = await client.post(
+            "/v1/text-to-speech/v/stream/with-timestamps",
+            params={"output_format": "pcm_16000"},
+            json={"text": "Hello there.", "model_id": "eleven_flash_v2_5"},
+        )
+        elapsed = time.perf_counter() - started
+
+    lines = [json.loads(line) for line in response.text.splitlines() if line]
+    assert b"".join(base64.b64decode(line["audio_base64"]) for line in lines) == audio("Hello there.", "pcm_16000")[0]
+    assert lines[0]["alignment"]["characters"] == list("Hello there.")
+    assert elapsed >= 0.1
+    assert vendor_fake.last("elevenlabs.tts").json["text"] == "Hello there."

@@ -97,3 +97,14 @@ async def test_an_injected_client_is_used_and_left_open(settings):
         assert (await moderate("words", http_client=client)).flagged
         assert not client.is_closed
     assert seen == ["/v1/moderations"]
+
+
+async def test_it_keeps_one_client_per_event_loop_and_server(settings):
+    from futureself.safety.moderation import _client
+
+    settings.MISTRAL_API_KEY = "test-key-not-real"
+    settings.MISTRAL_SERVER_URL = "http://127.0.0.1:9"
+    first = _client(None)
+    assert _client(None) is first
+    settings.MISTRAL_SERVER_URL = "http://127.0.0.1:10"
+    assert _client(None) is not first

@@ -1,0 +1,464 @@
+"""Shared plumbing of the voice benchmarks: the vendor fakes, the app under daphne,
+PostgreSQL + Redis, seeded conversations, speech to send, and a real WebSocket client.
+
+Everything listens on 127.0.0.1 only, and every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/futureself_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
+PCM_BYTES_PER_SECOND = 32_000
+FRAME_MS = 100
+# Three sentences, so the first one can be spoken while the model is still writing the rest.
+REPLY = "I remember that first winter very well. It was harder than I had thought it would be. I am still glad we went."
+UTTERANCE = "Was it worth moving so far away from everyone?"
+
+
+@dataclass(frozen=True)
+class Latency:
+    """The vendor fakes' pacing (the issue's realistic figures by default), in milliseconds."""
+
+    stt_final_ms: float = 300
+    llm_first_token_ms: float = 350
+    llm_tokens_per_second: float = 40
+    tts_first_audio_ms: float = 150
+
+    def args(self) -> list[str]:
+        return [
+            f"--stt-final-ms={self.stt_final_ms}",
+            f"--llm-first-token-ms={self.llm_first_token_ms}",
+            f"--llm-tokens-per-second={self.llm_tokens_per_second}",
+            f"--tts-first-audio-ms={self.tts_first_audio_ms}",
+        ]
+
+
+# --- what the fakes take, at best ------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*\S+")
+_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*$")
+
+
+def first_sentence_ms(text: str, latency: Latency) -> float:
+    """When the fake LLM has streamed enough of ``text`` for its first sentence to be known complete.
+
+    The fake sends token k at ``first_token + k / rate``. A sentence is complete when the token after its
+    end mark arrives (or, for a one-sentence reply, when the stream ends right after its last token).
+    """
+    tokens = _TOKEN.findall(text)
+    for index, token in enumerate(tokens):
+        if _SENTENCE_END.search(token):
+            deciding = min(index + 1, len(tokens) - 1)
+            break
+    else:
+        deciding = len(tokens) - 1
+    per_token = 1000 / latency.llm_tokens_per_second if latency.llm_tokens_per_second else 0
+    return latency.llm_first_token_ms + deciding * per_token
+
+
+def whole_reply_ms(text: str, latency: Latency) -> float:
+    per_token = 1000 / latency.llm_tokens_per_second if latency.llm_tokens_per_second else 0
+    return latency.llm_first_token_ms + (len(_TOKEN.findall(text)) - 1) * per_token
+
+
+def critical_path_ms(text: str, latency: Latency, *, with_stt: bool = True) -> float:
+    """The fakes' share of "end of speech to first reply audio": STT final + LLM to first sentence + TTS first audio."""
+    stt = latency.stt_final_ms if with_stt else 0
+    return stt + first_sentence_ms(text, latency) + latency.tts_first_audio_ms
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table (printed, and pasted as is into docs/performance.md)."""
+    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as info:
+        mem_kb = int(info.readline().split()[1])
+    django = subprocess.run(
+        [PYTHON, "-c", "import django; print(django.get_version())"], capture_output=True, text=True
+    ).stdout.strip()
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {mem_kb / 1024 / 1024:.1f} GiB RAM, Python {platform.python_version()}, "
+        f"Django {django}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    url: str
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+
+
+def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{url} did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def start_fake(name: str, latency: Latency, workdir: Path) -> Process:
+    """One vendor fake in its own process (so its CPU is its own and measurable)."""
+    port = free_port()
+    log = workdir / f"{name}.log"
+    popen = subprocess.Popen(
+        [PYTHON, "-m", "tests.vendor_fakes", "--host", "127.0.0.1", "--port", str(port), *latency.args()],
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait_http(f"{url}/_fake/requests?route=mistral.models", popen, log)
+    return Process(name, popen, url, log)
+
+
+def fake_call(base_url: str, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        f"{base_url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="GET" if body is None else "POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def script_replies(mistral_url: str, count: int, text: str = REPLY) -> None:
+    fake_call(mistral_url, "/_fake/script", {"route": "mistral.chat", "replies": [text] * count})
+
+
+def reset_fake(url: str, latency: Latency) -> None:
+    """Forget recorded requests (the fake keeps every one, audio included) and restore the pacing."""
+    fake_call(url, "/_fake/reset", {})
+    fake_call(
+        url,
+        "/_fake/latency",
+        {
+            "stt_final_ms": latency.stt_final_ms,
+            "llm_first_token_ms": latency.llm_first_token_ms,
+            "llm_tokens_per_second": latency.llm_tokens_per_second,
+            "tts_first_audio_ms": latency.tts_first_audio_ms,
+            "tts_realtime": True,
+        },
+    )
+
+
+@dataclass
+class App:
+    env: dict[str, str]
+    workdir: Path
+    daphnes: list[Process] = field(default_factory=list)
+
+    def manage(self, *args: str, timeout: float = 300) -> str:
+        out = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if out.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+        return out.stdout
+
+    def seed(self, count: int, label: str) -> list[dict[str, str]]:
+        """``count`` people, each with a token and a conversation with a future self."""
+        out = subprocess.run(
+            [PYTHON, "-m", "bench._seed", str(count), label],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if out.returncode:
+            raise RuntimeError(f"seeding failed:\n{out.stderr}")
+        return json.loads(out.stdout)
+
+    def start_daphne(self, name: str, **extra_env: str) -> Process:
+        port = free_port()
+        log = self.workdir / f"{name}.log"
+        popen = subprocess.Popen(
+            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "futureself.asgi:application"],
+            cwd=ROOT,
+            env={**self.env, **extra_env},
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(f"{url}/healthz", popen, log)
+        process = Process(name, popen, url, log)
+        self.daphnes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.daphnes:
+            process.stop()
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunparse(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def app_env(
+    *, mistral_url: str, elevenlabs_url: str, database_url: str, redis_url: str, workdir: Path
+) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("FUTURESELF_", "MISTRAL_", "ELEVENLABS_", "GEMINI_", "DJANGO_", "RATE_LIMIT"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "futureself.settings",
+            "DJANGO_DEBUG": "0",
+            "SECRET_KEY": "bench-not-secret",
+            "FUTURESELF_VAR_DIR": str(workdir),
+            "MEDIA_ROOT": str(workdir / "media"),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "LOG_LEVEL": "WARNING",
+            "SECURE_SSL_REDIRECT": "0",  # plain http on loopback
+            "PYTHONUNBUFFERED": "1",
+            "MISTRAL_API_KEY": "fake-mistral-key",
+            "MISTRAL_SERVER_URL": mistral_url,
+            "ELEVENLABS_API_KEY": "fake-elevenlabs-key",
+            "ELEVENLABS_BASE_URL": elevenlabs_url,
+            "ELEVENLABS_OUTPUT_FORMAT": "pcm_16000",
+            "FUTURESELF_CHAT_PROVIDER": "mistral",
+            "FUTURESELF_STT_PROVIDER": "elevenlabs",
+            "FUTURESELF_TTS_PROVIDER": "elevenlabs",
+            "FUTURESELF_IMAGE_PROVIDER": "offline",
+            # All the simulated people share 127.0.0.1: the per-IP turn limit would refuse them.
+            "RATE_LIMIT_WS_TURN_IP": "1000000",
+            "RATE_LIMIT_WS_TURN_USER": "1000",
+        }
+    )
+    return env
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="futureself-bench-"))
+
+
+# --- speech to send -----------------------------------------------------------------------------
+
+
+def utterance_pcm(text: str = UTTERANCE, workdir: Path | None = None) -> bytes:
+    """16 kHz 16-bit mono PCM of ``text`` spoken by espeak-ng (a synthesized vowel-like tone without it)."""
+    if shutil.which("espeak-ng") and shutil.which("sox"):
+        folder = workdir or Path(tempfile.mkdtemp(prefix="futureself-speech-"))
+        wav, raw = folder / "utterance.wav", folder / "utterance.raw"
+        subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            ["sox", str(wav), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", str(raw)],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        return raw.read_bytes()
+    seconds = max(1.0, len(text) / 15)
+    return b"".join(
+        struct.pack("<h", int(3000 * math.sin(2 * math.pi * 180 * i / 16000) * (0.6 + 0.4 * math.sin(i / 900))))
+        for i in range(int(seconds * 16000))
+    )
+
+
+# --- the client -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TurnResult:
+    first_audio_ms: float | None = None  # audio.end sent -> first binary frame received
+    reply_text: str = ""
+    timings: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class VoiceClient:
+    """One person on ``/conversation/stream``, speaking PCM in real time, as the browser does."""
+
+    def __init__(self, base_url: str, conversation_id: str, token: str) -> None:
+        self.url = base_url.replace("http://", "ws://") + f"/conversation/stream?conversation_id={conversation_id}"
+        self.token = token
+        self.ws: Any = None
+
+    async def connect(self, timeout: float = 30) -> None:
+        import websockets
+
+        self.ws = await asyncio.wait_for(
+            websockets.connect(
+                self.url, additional_headers={"Authorization": f"Bearer {self.token}"}, max_size=2**22, open_timeout=30
+            ),
+            timeout,
+        )
+        await self.ws.send(json.dumps({"type": "start", "output_audio": "pcm_16000", "input_audio": "pcm_s16le_16000"}))
+        ready = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        if ready.get("type") != "ready" or not ready.get("voice_enabled") or not ready.get("voice_input"):
+            raise RuntimeError(f"not ready for voice: {ready}")
+
+    async def turn(self, pcm: bytes, *, timeout: float = 60) -> TurnResult:
+        result = TurnResult()
+        frame = PCM_BYTES_PER_SECOND * FRAME_MS // 1000
+        try:
+            begin = time.perf_counter()
+            for index, start in enumerate(range(0, len(pcm), frame)):
+                # Paced against the clock, not by sleeping a fixed time, so drift does not add up.
+                delay = begin + index * FRAME_MS / 1000 - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await self.ws.send(pcm[start : start + frame])
+            await self.ws.send(json.dumps({"type": "audio.end"}))
+            ended = time.perf_counter()
+            deadline = ended + timeout
+            while True:
+                message = await asyncio.wait_for(self.ws.recv(), max(0.1, deadline - time.perf_counter()))
+                if isinstance(message, bytes):
+                    if result.first_audio_ms is None:
+                        result.first_audio_ms = (time.perf_counter() - ended) * 1000
+                    continue
+                event = json.loads(message)
+                if event["type"] == "reply.end":
+                    result.reply_text, result.timings = event["text"], event["timings"]
+                    if event["interrupted"]:
+                        result.error = "interrupted"
+                    return result
+                if event["type"] in ("error", "safety"):
+                    result.error = f"{event['type']}:{event.get('code', '')}"
+                    if event.get("stage") != "tts":
+                        return result
+        except (TimeoutError, OSError, RuntimeError) as exc:
+            result.error = f"{type(exc).__name__}"
+        except Exception as exc:  # a closed socket and the like: counted, never hidden
+            result.error = f"{type(exc).__name__}: {exc}"[:120]
+        return result
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(TimeoutError, OSError):
+                await asyncio.wait_for(self.ws.close(), 10)
+
+
+class LoopLag:
+    """How late the client's own event loop wakes up, so client-side delay is seen, not blamed on the server."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.worst_ms = 0.0
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.worst_ms = max(self.worst_ms, (time.perf_counter() - before - self.interval) * 1000)
+
+    def __enter__(self) -> LoopLag:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()

@@ -1,0 +1,238 @@
+"""The peer: a Pipecat pipeline (Mistral LLM service -> ElevenLabs HTTP TTS) against the same vendor fakes.
+
+Run by ``python -m bench.voice_latency`` in its own virtualenv, since ``pipecat-ai`` is
+not one of the app's dependencies:
+
+    python -m venv bench/.venv
+    bench/.venv/bin/pip install "pipecat-ai[mistral,elevenlabs]"
+
+Standalone (against fakes already running, e.g. ``python -m tests.vendor_fakes``):
+
+    bench/.venv/bin/python bench/peer_pipecat.py --mistral-url http://127.0.0.1:8765 \\
+        --elevenlabs-url http://127.0.0.1:8765 --sizes 1,10,50
+
+Each session is one Pipecat ``PipelineTask`` ([MistralLLMService, ElevenLabsHttpTTSService,
+probe]); all sessions run in this one process and event loop, as our conversations share
+one daphne process. A turn pushes the conversation so far (an ``LLMContextFrame``) and times
+the first ``TTSAudioRawFrame`` leaving the TTS service. Pipecat gets no STT here, so its
+critical path is LLM to first sentence + TTS first audio (ours adds STT on both sides of the
+subtraction). Prints JSON on stdout: per size, overhead p50/p95, errors, this process's CPU.
+It stays on loopback and every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+import warnings
+from importlib.metadata import version
+
+# Pipecat 1.x deprecates PipelineTask/PipelineRunner for 2.0; they still run the same pipeline.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+REPLY_DEFAULT_FIRST_TOKEN_MS = 350
+_TOKEN = re.compile(r"\s*\S+")
+_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*$")
+
+
+def first_sentence_ms(text: str, first_token_ms: float, tokens_per_second: float) -> float:
+    """Same rule as ``bench._voice_common.first_sentence_ms`` (this file runs in another interpreter)."""
+    tokens = _TOKEN.findall(text)
+    deciding = len(tokens) - 1
+    for index, token in enumerate(tokens):
+        if _SENTENCE_END.search(token):
+            deciding = min(index + 1, len(tokens) - 1)
+            break
+    return first_token_ms + deciding * (1000 / tokens_per_second if tokens_per_second else 0)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
+
+
+def cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+async def run_size(args: argparse.Namespace, sessions: int, http) -> dict:
+    from pipecat.frames.frames import EndFrame, LLMContextFrame, LLMFullResponseEndFrame, TTSAudioRawFrame
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.runner import PipelineRunner
+    from pipecat.pipeline.task import PipelineParams, PipelineTask
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+    from pipecat.services.elevenlabs.tts import ElevenLabsHttpTTSService
+    from pipecat.services.mistral.llm import MistralLLMService
+
+    class Probe(FrameProcessor):
+        """Notes when the reply's first audio and the LLM's end pass by."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.first_audio = asyncio.Event()
+            self.llm_done = asyncio.Event()
+            self.audio_at = 0.0
+            self.last_audio = 0.0
+            self.text: list[str] = []
+
+        async def process_frame(self, frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, TTSAudioRawFrame):
+                self.last_audio = time.perf_counter()
+                if not self.first_audio.is_set():
+                    self.audio_at = self.last_audio
+                    self.first_audio.set()
+            elif isinstance(frame, LLMFullResponseEndFrame):
+                self.llm_done.set()
+            elif hasattr(frame, "text") and type(frame).__name__ == "TTSTextFrame":
+                self.text.append(frame.text)
+            await self.push_frame(frame, direction)
+
+        def reset(self) -> None:
+            self.first_audio.clear()
+            self.llm_done.clear()
+            self.text = []
+
+    async def session(index: int, start_after: float, go: asyncio.Event) -> list[dict]:
+        llm = MistralLLMService(
+            api_key="fake-mistral-key",
+            base_url=f"{args.mistral_url}/v1",
+            settings=MistralLLMService.Settings(model="mistral-small-latest"),
+        )
+        tts = ElevenLabsHttpTTSService(
+            api_key="fake-elevenlabs-key",
+            aiohttp_session=http,
+            base_url=args.elevenlabs_url,
+            sample_rate=16000,
+            settings=ElevenLabsHttpTTSService.Settings(voice="JBFqnCBsd6RMkjVDRZzb", model="eleven_flash_v2_5"),
+        )
+        probe = Probe()
+        task = PipelineTask(
+            Pipeline([llm, tts, probe]),
+            params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=16000),
+            idle_timeout_secs=None,
+        )
+        runner = PipelineRunner(handle_sigint=False)
+        running = asyncio.create_task(runner.run(task))
+        context = LLMContext(messages=[{"role": "system", "content": "You are the person's future self."}])
+        results = []
+        try:
+            await go.wait()
+            await asyncio.sleep(start_after)
+            for _ in range(args.turns):
+                # What our clients spend speaking, so both systems see the same arrival pattern.
+                await asyncio.sleep(args.utterance_seconds)
+                probe.reset()
+                context.add_message({"role": "user", "content": "Was it worth moving so far away from everyone?"})
+                sent = time.perf_counter()
+                await task.queue_frame(LLMContextFrame(context))
+                try:
+                    await asyncio.wait_for(probe.first_audio.wait(), 30)
+                    await asyncio.wait_for(probe.llm_done.wait(), 30)
+                    # The rest of the reply's audio, as our clients wait for reply.end.
+                    for _ in range(300):  # bounded: 30 s at most
+                        if time.perf_counter() - probe.last_audio >= 0.5:
+                            break
+                        await asyncio.sleep(0.1)
+                    results.append({"first_audio_ms": (probe.audio_at - sent) * 1000})
+                except TimeoutError:
+                    results.append({"error": "timeout"})
+                context.add_message({"role": "assistant", "content": args.reply})
+        finally:
+            await task.queue_frame(EndFrame())
+            try:
+                await asyncio.wait_for(running, 30)
+            except TimeoutError:
+                running.cancel()
+        return results
+
+    go = asyncio.Event()
+    rng = random.Random(sessions)
+    cpu_before, started = cpu_seconds(), time.perf_counter()
+    tasks = [
+        asyncio.create_task(session(i, rng.uniform(0, args.stagger_seconds if sessions > 1 else 0), go))
+        for i in range(sessions)
+    ]
+    await asyncio.sleep(0.5)  # let every pipeline start
+    go.set()
+    gathered = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 120 + args.turns * 40)
+    wall = time.perf_counter() - started
+    turns = []
+    for result in gathered:
+        if isinstance(result, BaseException):
+            turns.extend([{"error": type(result).__name__}] * args.turns)
+        else:
+            turns.extend(result)
+    critical = (
+        first_sentence_ms(args.reply, args.llm_first_token_ms, args.llm_tokens_per_second) + args.tts_first_audio_ms
+    )
+    overhead = [t["first_audio_ms"] - critical for t in turns if "first_audio_ms" in t]
+    return {
+        "sessions": sessions,
+        "turns": len(turns),
+        "errors": sum(1 for t in turns if "error" in t),
+        "first_audio_p50_ms": percentile([t["first_audio_ms"] for t in turns if "first_audio_ms" in t], 50),
+        "overhead_p50_ms": percentile(overhead, 50),
+        "overhead_p95_ms": percentile(overhead, 95),
+        "critical_path_ms": critical,
+        "fake_cpu": None,
+        "process_cpu": (cpu_seconds() - cpu_before) / wall,
+    }
+
+
+async def main(args: argparse.Namespace) -> dict:
+    import aiohttp
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    async with aiohttp.ClientSession() as http:
+        # One warm-up turn: imports, first connections.
+        warm = argparse.Namespace(**{**vars(args), "turns": 1, "utterance_seconds": 0})
+        await run_size(warm, 1, http)
+        results = [await run_size(args, size, http) for size in sizes]
+    return {
+        "version": version("pipecat-ai"),
+        "sizes": results,
+        "note": (
+            f"Pipecat {version('pipecat-ai')}: MistralLLMService -> ElevenLabsHttpTTSService, one PipelineTask per "
+            "session, all in one process; context pushed as an LLMContextFrame (no STT, so STT is left out of its "
+            "critical path); first audio = first TTSAudioRawFrame out of the TTS service."
+        ),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mistral-url", required=True)
+    parser.add_argument("--elevenlabs-url", required=True)
+    parser.add_argument("--sizes", default="1,10,50")
+    parser.add_argument("--turns", type=int, default=2)
+    parser.add_argument("--utterance-seconds", type=float, default=2.0)
+    parser.add_argument("--stagger-seconds", type=float, default=3.0)
+    parser.add_argument("--llm-first-token-ms", type=float, default=REPLY_DEFAULT_FIRST_TOKEN_MS)
+    parser.add_argument("--llm-tokens-per-second", type=float, default=40)
+    parser.add_argument("--tts-first-audio-ms", type=float, default=150)
+    parser.add_argument(
+        "--reply",
+        default="I remember that first winter very well. It was harder than I had thought it would be. "
+        "I am still glad we went.",
+        help="the reply the fake LLM was scripted with",
+    )
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(parse_args()))))

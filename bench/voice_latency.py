@@ -1,0 +1,506 @@
+"""Voice latency: end of the person's speech to the first audio of the reply, over real WebSockets.
+
+    python -m bench.voice_latency                      # everything (about 5 minutes)
+    python -m bench.voice_latency --sizes 10,50 --no-peer --turns 5
+
+One daphne process serves the app on PostgreSQL + Redis, every vendor replaced by the
+local fakes (each in its own process) with the issue's latencies: STT final 300 ms after
+commit, LLM first token 350 ms then 40 tokens/s, TTS first audio 150 ms then real time.
+Clients (the ``websockets`` package) stream an espeak-ng utterance as 16 kHz PCM in
+real time, send ``audio.end`` and time the first binary audio frame of the reply.
+
+**Pipeline overhead** = measured - the fakes' critical path (STT final + LLM time to the
+first complete sentence, from its token count and the fake's rate + TTS first audio).
+
+Phases, all in one run: a single conversation; the overlap (the same conversation shape
+on a second daphne that speaks only the finished reply, ``VOICE_PIPELINED_TTS=0``);
+N simultaneous conversations (N = 10, 50, 100, 200: overhead, errors, memory per
+conversation, the fakes' CPU); and Pipecat at 1, 10, 50 sessions next to ours
+(``bench/peer_pipecat.py`` in its own virtualenv, see ``--peer-python``).
+
+Exits 1 when a target is missed: overhead p95 <= 20 ms for one conversation, <= 50 ms
+with no errors for 200, and ahead of Pipecat at every size measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench._voice_common import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_REDIS_URL,
+    PCM_BYTES_PER_SECOND,
+    REPLY,
+    ROOT,
+    App,
+    Latency,
+    LoopLag,
+    Process,
+    TurnResult,
+    VoiceClient,
+    app_env,
+    cpu_seconds,
+    critical_path_ms,
+    first_sentence_ms,
+    flush_redis,
+    fmt,
+    machine,
+    percentile,
+    recreate_database,
+    reset_fake,
+    rss_bytes,
+    script_replies,
+    start_fake,
+    table,
+    utterance_pcm,
+    whole_reply_ms,
+    workdir,
+)
+
+SINGLE_TARGET_MS = 20
+CONCURRENT_TARGET_MS = 50
+CONCURRENT_TARGET_SIZE = 200
+PEER_PYTHON = ROOT / "bench" / ".venv" / "bin" / "python"
+
+
+@dataclass
+class Phase:
+    label: str
+    turns: list[TurnResult] = field(default_factory=list)
+    latency: Latency = field(default_factory=Latency)
+    conversations: int = 1
+    memory_per_conversation: float | None = None
+    fake_cpu: dict[str, float] = field(default_factory=dict)
+    client_lag_ms: float = 0.0
+    wall_s: float = 0.0
+
+    @property
+    def ok(self) -> list[TurnResult]:
+        return [t for t in self.turns if t.error is None and t.first_audio_ms is not None]
+
+    @property
+    def errors(self) -> int:
+        return len(self.turns) - len(self.ok)
+
+    def first_audio(self) -> list[float]:
+        return [t.first_audio_ms for t in self.ok]
+
+    def overhead(self) -> list[float]:
+        return [t.first_audio_ms - critical_path_ms(t.reply_text, self.latency) for t in self.ok]
+
+    def server_overhead(self) -> list[float]:
+        """The same, from the server's own ``first_audio_ms`` (no client or socket hop in it)."""
+        return [
+            t.timings["first_audio_ms"] - critical_path_ms(t.reply_text, self.latency)
+            for t in self.ok
+            if t.timings.get("first_audio_ms") is not None
+        ]
+
+    def timing(self, name: str) -> list[float]:
+        return [t.timings[name] for t in self.ok if t.timings.get(name) is not None]
+
+
+# --- driving conversations -----------------------------------------------------------------------
+
+
+async def converse(
+    base_url: str,
+    person: dict[str, str],
+    pcm: bytes,
+    turns: int,
+    *,
+    start_after: float,
+    connected: asyncio.Event,
+    go: asyncio.Event,
+) -> list[TurnResult]:
+    """Connect, say so, wait for everyone else, then speak ``turns`` times (each after the previous reply)."""
+    client = VoiceClient(base_url, person["conversation_id"], person["token"])
+    try:
+        await client.connect()
+    except Exception as exc:
+        return [TurnResult(error=f"connect: {type(exc).__name__}")] * turns
+    finally:
+        connected.set()
+    try:
+        await go.wait()
+        await asyncio.sleep(start_after)
+        return [await client.turn(pcm) for _ in range(turns)]
+    finally:
+        await client.close()
+
+
+async def run_phase(
+    phase: Phase,
+    daphne: Process,
+    people: list[dict[str, str]],
+    pcm: bytes,
+    turns: int,
+    fakes: list[Process],
+    *,
+    stagger_s: float,
+) -> Phase:
+    """``len(people)`` conversations open at once, each starting to speak at a random moment within ``stagger_s``."""
+    phase.conversations = len(people)
+    rss_before = rss_bytes(daphne.pid)
+    cpu_before = {f.name: cpu_seconds(f.pid) for f in fakes}
+    started = time.perf_counter()
+    go = asyncio.Event()
+    connected = [asyncio.Event() for _ in people]
+    rng = random.Random(len(people))
+    with LoopLag() as lag:
+        tasks = [
+            asyncio.create_task(
+                converse(
+                    daphne.url,
+                    person,
+                    pcm,
+                    turns,
+                    start_after=rng.uniform(0, stagger_s),
+                    connected=connected[index],
+                    go=go,
+                )
+            )
+            for index, person in enumerate(people)
+        ]
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 120)
+        rss_connected = rss_bytes(daphne.pid)
+        go.set()
+        results = await asyncio.wait_for(asyncio.gather(*tasks), 120 + turns * 30 + stagger_s)
+    phase.client_lag_ms = lag.worst_ms
+    phase.wall_s = time.perf_counter() - started
+    phase.memory_per_conversation = (max(rss_connected, rss_bytes(daphne.pid)) - rss_before) / len(people)
+    phase.fake_cpu = {f.name: (cpu_seconds(f.pid) - cpu_before[f.name]) / phase.wall_s for f in fakes}
+    phase.turns = [turn for result in results for turn in result]
+    return phase
+
+
+# --- the peer -----------------------------------------------------------------------------------------
+
+
+def run_peer(python: Path, mistral: Process, elevenlabs: Process, latency: Latency, sizes: list[int]) -> dict[str, Any]:
+    """Pipecat measured in its own interpreter (it is not one of the app's dependencies)."""
+    if not python.exists():
+        return {"error": f"no Pipecat virtualenv at {python} (see bench/peer_pipecat.py for how to make it)"}
+    out = subprocess.run(
+        [
+            str(python),
+            str(ROOT / "bench" / "peer_pipecat.py"),
+            f"--mistral-url={mistral.url}",
+            f"--elevenlabs-url={elevenlabs.url}",
+            f"--sizes={','.join(map(str, sizes))}",
+            f"--llm-first-token-ms={latency.llm_first_token_ms}",
+            f"--llm-tokens-per-second={latency.llm_tokens_per_second}",
+            f"--tts-first-audio-ms={latency.tts_first_audio_ms}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if out.returncode:
+        return {"error": f"peer_pipecat.py failed: {out.stderr.strip()[-800:]}"}
+    return json.loads(out.stdout)
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.voice_latency", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=10, help="measured turns of the single conversation")
+    parser.add_argument("--overlap-turns", type=int, default=5, help="measured turns of the sequential baseline")
+    parser.add_argument("--sizes", default="10,50,100,200", help="simultaneous conversations, comma separated")
+    parser.add_argument("--concurrent-turns", type=int, default=2, help="turns per conversation under load")
+    parser.add_argument("--peer-sizes", default="1,10,50")
+    parser.add_argument("--no-peer", action="store_true", help="skip Pipecat")
+    parser.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    return parser.parse_args(argv)
+
+
+async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process], latency: Latency) -> dict[str, Any]:
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    pcm = utterance_pcm(workdir=app.workdir)
+    people = app.seed(2 + sum(sizes), "voice")
+    pipelined = app.start_daphne("daphne")
+    sequential = app.start_daphne("daphne-sequential", VOICE_PIPELINED_TTS="0")
+    fake_list = list(fakes.values())
+    total_turns = 2 * (args.turns + args.overlap_turns + 2) + sum(sizes) * args.concurrent_turns
+    reset_fake(fakes["mistral"].url, latency)
+    reset_fake(fakes["elevenlabs"].url, latency)
+    script_replies(fakes["mistral"].url, total_turns + 50)
+    phases: dict[str, Phase] = {}
+
+    print(f"single conversation: 1 warm-up + {args.turns} turns ...", file=sys.stderr, flush=True)
+    phases["single"] = await run_phase(
+        Phase("1 (pipelined)", latency=latency), pipelined, [people[0]], pcm, args.turns + 1, fake_list, stagger_s=0
+    )
+    phases["single"].turns = phases["single"].turns[1:]  # the warm-up turn opens the SDK clients
+
+    print(f"sequential baseline: 1 warm-up + {args.overlap_turns} turns ...", file=sys.stderr, flush=True)
+    phases["sequential"] = await run_phase(
+        Phase("1 (sequential)", latency=latency),
+        sequential,
+        [people[1]],
+        pcm,
+        args.overlap_turns + 1,
+        fake_list,
+        stagger_s=0,
+    )
+    phases["sequential"].turns = phases["sequential"].turns[1:]
+
+    offset = 2
+    utterance_s = len(pcm) / PCM_BYTES_PER_SECOND
+    for size in sizes:
+        print(f"{size} simultaneous conversations x {args.concurrent_turns} turns ...", file=sys.stderr, flush=True)
+        phases[f"n{size}"] = await run_phase(
+            Phase(str(size), latency=latency),
+            pipelined,
+            people[offset : offset + size],
+            pcm,
+            args.concurrent_turns,
+            fake_list,
+            stagger_s=utterance_s + 1,
+        )
+        offset += size
+        # The fakes keep every request (audio included): forget them between sizes.
+        reset_fake(fakes["elevenlabs"].url, latency)
+    return phases
+
+
+def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, args: argparse.Namespace) -> list[str]:
+    """Print the tables; return the missed targets."""
+    missed: list[str] = []
+    critical = critical_path_ms(REPLY, latency)
+    print(f"\nMachine: {machine()}")
+    print(
+        f"Fakes: STT final {latency.stt_final_ms:.0f} ms, LLM first token {latency.llm_first_token_ms:.0f} ms then "
+        f"{latency.llm_tokens_per_second:.0f} tokens/s, TTS first audio {latency.tts_first_audio_ms:.0f} ms then "
+        f"real time. Reply: {len(REPLY.split('. '))} sentences; critical path {critical:.0f} ms "
+        f"(STT {latency.stt_final_ms:.0f} + LLM to first sentence {first_sentence_ms(REPLY, latency):.0f} "
+        f"+ TTS {latency.tts_first_audio_ms:.0f}).\n"
+    )
+
+    rows = []
+    load = [phases["single"], *[p for k, p in phases.items() if k.startswith("n")]]
+    for phase in load:
+        overhead = phase.overhead()
+        rows.append(
+            [
+                phase.conversations,
+                len(phase.turns),
+                fmt(percentile(phase.first_audio(), 50)),
+                fmt(percentile(phase.first_audio(), 95)),
+                fmt(percentile(overhead, 50), 1),
+                fmt(percentile(overhead, 95), 1),
+                fmt(percentile(phase.server_overhead(), 95), 1),
+                fmt(percentile(phase.timing("stt_ms"), 95)),
+                phase.errors,
+                "-" if phase.conversations == 1 else fmt((phase.memory_per_conversation or 0) / 1024, 0),
+                " / ".join(f"{v * 100:.0f}%" for v in phase.fake_cpu.values()),
+                fmt(phase.client_lag_ms),
+            ]
+        )
+    print("Voice latency: audio.end to first reply audio, one daphne process, PostgreSQL + Redis\n")
+    print(
+        table(
+            [
+                "conversations",
+                "turns",
+                "first audio p50 ms",
+                "p95 ms",
+                "overhead p50 ms",
+                "overhead p95 ms",
+                "server-side overhead p95 ms",
+                "STT (server) p95 ms",
+                "errors",
+                "memory per conversation KiB",
+                "fake CPU (Mistral / ElevenLabs)",
+                "client loop lag max ms",
+            ],
+            rows,
+        )
+    )
+    print("\nWhere the time goes: the server's own timings (reply.end), p50 / p95 ms, fakes' share in brackets\n")
+    shares = {
+        "stt_ms": latency.stt_final_ms,
+        "llm_first_token_ms": latency.llm_first_token_ms,
+        "tts_first_audio_ms": latency.tts_first_audio_ms,
+        "first_audio_ms": critical,
+    }
+    print(
+        table(
+            ["conversations", *(f"{name} [{share:.0f}]" for name, share in shares.items())],
+            [
+                [
+                    phase.conversations,
+                    *(
+                        f"{fmt(percentile(phase.timing(name), 50))} / {fmt(percentile(phase.timing(name), 95))}"
+                        for name in shares
+                    ),
+                ]
+                for phase in load
+            ],
+        )
+    )
+    single = percentile(phases["single"].overhead(), 95)
+    if not single <= SINGLE_TARGET_MS or phases["single"].errors:
+        missed.append(f"single conversation: overhead p95 {fmt(single, 1)} ms > {SINGLE_TARGET_MS} ms or errors")
+    target = phases.get(f"n{CONCURRENT_TARGET_SIZE}")
+    if target is not None:
+        p95 = percentile(target.overhead(), 95)
+        if not p95 <= CONCURRENT_TARGET_MS or target.errors:
+            missed.append(
+                f"{CONCURRENT_TARGET_SIZE} conversations: overhead p95 {fmt(p95, 1)} ms "
+                f"(target {CONCURRENT_TARGET_MS}), {target.errors} errors"
+            )
+    for phase in load:
+        if phase.errors:
+            kinds = sorted({t.error or "no audio" for t in phase.turns if t not in phase.ok})
+            print(f"  errors at {phase.conversations}: {', '.join(kinds)[:300]}")
+
+    pipelined, sequential = phases["single"], phases["sequential"]
+    p50_pipe, p50_seq = percentile(pipelined.first_audio(), 50), percentile(sequential.first_audio(), 50)
+    print("\nOverlap: first audio with the reply spoken sentence by sentence vs once fully written\n")
+    print(
+        table(
+            ["mode", "turns", "first audio p50 ms", "p95 ms", "fakes' critical path ms"],
+            [
+                [
+                    "pipelined (ours)",
+                    len(pipelined.ok),
+                    fmt(p50_pipe),
+                    fmt(percentile(pipelined.first_audio(), 95)),
+                    fmt(critical),
+                ],
+                [
+                    "sequential baseline",
+                    len(sequential.ok),
+                    fmt(p50_seq),
+                    fmt(percentile(sequential.first_audio(), 95)),
+                    fmt(latency.stt_final_ms + whole_reply_ms(REPLY, latency) + latency.tts_first_audio_ms),
+                ],
+            ],
+        )
+    )
+    print(f"\nRatio pipelined / sequential (p50): {p50_pipe / p50_seq:.2f}  ({p50_seq / p50_pipe:.2f}x sooner)")
+    if sequential.errors:
+        missed.append(f"sequential baseline: {sequential.errors} errors")
+
+    print("\nPeer, side by side: pipeline overhead (measured - the fakes' critical path), ms\n")
+    if "error" in peer:
+        print(f"Pipecat not measured: {peer['error']}")
+        if not args.no_peer:
+            missed.append("Pipecat could not be measured")
+        return missed
+    by_size = {1: phases["single"], **{p.conversations: p for k, p in phases.items() if k.startswith("n")}}
+    rows = []
+    for entry in peer["sizes"]:
+        size = entry["sessions"]
+        ours = by_size.get(size)
+        ours_p95 = percentile(ours.overhead(), 95) if ours else float("nan")
+        rows.append(
+            [
+                size,
+                fmt(percentile(ours.overhead(), 50), 1) if ours else "-",
+                fmt(ours_p95, 1),
+                fmt(entry["overhead_p50_ms"], 1),
+                fmt(entry["overhead_p95_ms"], 1),
+                entry["errors"],
+                f"{entry['process_cpu'] * 100:.0f}%",
+            ]
+        )
+        if ours is not None and not ours_p95 < entry["overhead_p95_ms"]:
+            missed.append(f"{size} sessions: ours {fmt(ours_p95, 1)} ms p95 is not ahead of Pipecat")
+    print(
+        table(
+            [
+                "sessions",
+                "ours p50",
+                "ours p95",
+                f"Pipecat {peer.get('version', '')} p50",
+                "Pipecat p95",
+                "Pipecat errors",
+                "Pipecat process CPU",
+            ],
+            rows,
+        )
+    )
+    print(f"\n{peer.get('note', '')}")
+    return missed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    latency = Latency()
+    folder = workdir()
+    fakes = {
+        "mistral": start_fake("fake-mistral", latency, folder),
+        "elevenlabs": start_fake("fake-elevenlabs", latency, folder),
+    }
+    env = app_env(
+        mistral_url=fakes["mistral"].url,
+        elevenlabs_url=fakes["elevenlabs"].url,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        workdir=folder,
+    )
+    app = App(env=env, workdir=folder)
+    try:
+        recreate_database(args.database_url)
+        flush_redis(args.redis_url)
+        app.manage("migrate", "--noinput")
+        phases = asyncio.run(measure(args, app, fakes, latency))
+        peer: dict[str, Any] = {"error": "skipped (--no-peer)"}
+        if not args.no_peer:
+            print("Pipecat ...", file=sys.stderr, flush=True)
+            reset_fake(fakes["mistral"].url, latency)
+            reset_fake(fakes["elevenlabs"].url, latency)
+            script_replies(fakes["mistral"].url, 1000)
+            peer_sizes = [int(s) for s in args.peer_sizes.split(",") if s.strip()]
+            peer = run_peer(args.peer_python, fakes["mistral"], fakes["elevenlabs"], latency, peer_sizes)
+        missed = report(phases, peer, latency, args)
+        if args.json:
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "phases": {
+                            k: {
+                                "conversations": p.conversations,
+                                "first_audio_ms": p.first_audio(),
+                                "overhead_ms": p.overhead(),
+                                "errors": p.errors,
+                                "memory_per_conversation": p.memory_per_conversation,
+                                "fake_cpu": p.fake_cpu,
+                            }
+                            for k, p in phases.items()
+                        },
+                        "peer": peer,
+                    },
+                    indent=1,
+                )
+            )
+    finally:
+        app.stop()
+        for fake in fakes.values():
+            fake.stop()
+    if missed:
+        print("\nMISSED: " + "; ".join(missed))
+        return 1
+    print("\nAll targets met.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
