@@ -201,27 +201,16 @@ class RecordingChat:
         return self.inner.model_for(task)
 
     async def complete(self, request: ChatRequest) -> ChatResult:
-        started = time.perf_counter()
-        try:
-            result = await self.inner.complete(request)
-        except BaseException as exc:
-            await record_call(**self._common(request), started=started, error=exc)
-            raise
-        await record_call(
-            interface="chat",
-            task=request.task,
-            provider=self.name,
-            model=result.model,
-            started=started,
-            input_tokens=result.usage.input_tokens,
-            output_tokens=result.usage.output_tokens,
-        )
-        return result
+        return await self._recorded(request, self.inner.complete(request))
 
     async def parse(self, request: ChatRequest, schema: type[SchemaT]) -> ParsedResult[SchemaT]:
+        return await self._recorded(request, self.inner.parse(request, schema))
+
+    async def _recorded(self, request: ChatRequest, call):
+        """Await a whole-reply call and record it, with its usage or its error."""
         started = time.perf_counter()
         try:
-            result = await self.inner.parse(request, schema)
+            result = await call
         except BaseException as exc:
             await record_call(**self._common(request), started=started, error=exc)
             raise
