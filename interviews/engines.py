@@ -141,34 +141,66 @@ class InterviewAgent:
 _QUOTE_TRANSLATION = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
 _ELLIPSIS = re.compile(r"\.\.\.|\u2026")
 _EDGE_PUNCTUATION = " \"'.,;:!?-\u2014"
+# Each piece of an elided quote must carry meaning on its own: "I ... want to leave" is not evidence.
+MIN_FRAGMENT_WORDS = 3
+# Words that flip what the words around them say ("I would never abandon her").
+_NEGATION = re.compile(
+    r"(?<!\w)(?:(?:not|no|never|nor|none|nobody|nothing|neither|nowhere|cannot|\w+n't|"
+    r"ne|pas|jamais|rien|aucun|aucune)(?!\w)|n'(?=\w))"
+)
+_CLAUSE_BREAK = re.compile(r"[,;:.!?\u2013\u2014]")
 
 
 def _normalise(text: str) -> str:
+    # NFKC also turns the ellipsis character into "...".
     text = unicodedata.normalize("NFKC", text).translate(_QUOTE_TRANSLATION).casefold()
     return re.sub(r"\s+", " ", text).strip()
 
 
-def quote_in_answers(quote: str, answers: Sequence[str]) -> bool:
-    """Whether ``quote`` appears verbatim in one of ``answers``.
+def _occurrences(fragment: str, haystack: str, start: int) -> list[tuple[int, int]]:
+    """Where ``fragment`` appears as whole words in ``haystack`` at or after ``start``."""
+    pattern = re.compile(rf"(?<!\w){re.escape(fragment)}(?!\w)")
+    return [(m.start(), m.end()) for m in pattern.finditer(haystack, start)]
 
-    Case, curly quotes, runs of whitespace and surrounding punctuation do not
-    matter; an ellipsis may stand for omitted words, the parts appearing in order.
-    """
-    parts = [part.strip(_EDGE_PUNCTUATION) for part in _ELLIPSIS.split(_normalise(quote))]
-    parts = [part for part in parts if part]
-    if not parts or sum(len(part) for part in parts) < 3:
-        return False
-    for answer in answers:
-        haystack = _normalise(answer)
-        position = 0
-        for part in parts:
-            found = haystack.find(part, position)
-            if found < 0:
-                break
-            position = found + len(part)
-        else:
+
+def _honest_gap(gap: str) -> bool:
+    # Leaving out whole clauses is fine; leaving a "not" out of the middle of one reverses it.
+    return bool(_CLAUSE_BREAK.search(gap)) or not _NEGATION.search(gap)
+
+
+def _fragments_in_order(fragments: Sequence[str], haystack: str, start: int = 0) -> bool:
+    first, rest = fragments[0], fragments[1:]
+    for _begin, end in _occurrences(first, haystack, start):
+        if not rest:
             return True
+        for next_begin, _ in _occurrences(rest[0], haystack, end):
+            if _honest_gap(haystack[end:next_begin]) and _fragments_in_order(rest, haystack, next_begin):
+                return True
     return False
+
+
+def quote_in_answers(quote: str, answers: Sequence[str]) -> bool:
+    """Whether ``quote`` is the person's own words, verbatim, from ONE of ``answers``.
+
+    Only case, runs of whitespace, curly vs straight quotes, the ellipsis
+    character and punctuation at the quote's edges are normalised, and the quote
+    must match whole words. An ellipsis may stand for omitted words when every
+    fragment it joins has at least ``MIN_FRAGMENT_WORDS`` words, the fragments
+    appear in order in the same answer, and no omitted part inside a clause
+    holds a negation (so "I would ... abandon her" cannot come from "I would
+    never abandon her").
+    """
+    whole = _normalise(quote).strip(_EDGE_PUNCTUATION)
+    if not re.search(r"\w", whole):
+        return False
+    haystacks = [_normalise(answer) for answer in answers]
+    if any(_occurrences(whole, haystack, 0) for haystack in haystacks):
+        return True  # verbatim, including an ellipsis the person typed themselves
+    fragments = [part.strip(_EDGE_PUNCTUATION) for part in _ELLIPSIS.split(whole)]
+    fragments = [part for part in fragments if part]
+    if len(fragments) < 2 or any(len(part.split()) < MIN_FRAGMENT_WORDS for part in fragments):
+        return False
+    return any(_fragments_in_order(fragments, haystack) for haystack in haystacks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,6 +148,47 @@ def test_quotes_must_come_from_the_persons_answers(quote, found):
     assert quote_in_answers(quote, SAMPLE_ANSWERS) is found
 
 
+LYON = "I do not want to leave Lyon \u2026 I would never abandon her"
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        "I ... want to leave Lyon",
+        "I would ... abandon her",
+        "i...ea",
+        "I do ... want to leave Lyon",
+        "want to leave ly",
+    ],
+)
+def test_an_elided_quote_that_changes_what_was_said_is_rejected(quote):
+    assert quote_in_answers(quote, [LYON]) is False
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        "I do not want to leave Lyon \u2026 I would never abandon her",
+        "i do not want to leave lyon ... i would never abandon her",
+        "I do not want to leave Lyon",
+        "\u2026 I would never abandon her",
+        "I do not want \u2026 I would never abandon her",
+    ],
+)
+def test_the_persons_own_words_pass_with_or_without_an_honest_ellipsis(quote):
+    assert quote_in_answers(quote, [LYON]) is True
+
+
+def test_an_elided_quote_cannot_drop_a_negation_from_inside_a_clause():
+    answer = "My sister says I should never move to Berlin without Tom."
+    assert quote_in_answers("My sister says I should ... move to Berlin without Tom", [answer]) is False
+    assert quote_in_answers("My sister says ... never move to Berlin", [answer]) is True
+
+
+def test_an_elided_quote_must_come_from_one_answer():
+    assert quote_in_answers("Family matters most to me ... the people closest to me", SAMPLE_ANSWERS) is False
+
+
 async def test_the_builder_drops_and_records_an_invented_quote():
     data = sample_profile_data(
         values=[
