@@ -39,6 +39,11 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_START_TIMEOUT = 4408
 OUTPUT_AUDIO_FORMATS = ("mp3_44100_128", "pcm_16000", "none")
+# Sent in ``ready``: a voice-only or external client may show no page, so the socket itself says what this is.
+AI_NOTICE = (
+    "You are talking with an AI, not a person. This future self is imagined by a machine from what you shared: "
+    "one possibility, not a prediction, and not therapy. If you are in crisis, please contact local emergency services."
+)
 
 __all__ = ["ConversationConsumer", "FrameError", "avatar_url"]
 
@@ -84,6 +89,7 @@ def _ready_payload(conversation: Conversation) -> dict[str, Any]:
             "tagline": card.get("tagline", ""),
             "avatar_url": avatar_url(future_self),
         },
+        "notice": AI_NOTICE,
         "voice_enabled": False,
         "history": history,
         "awaiting_reply": bool(history) and history[-1]["role"] == "user" and not history[-1]["safety_flagged"],

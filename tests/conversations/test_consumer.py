@@ -38,6 +38,14 @@ async def test_start_answers_ready_with_the_future_self_and_the_history(alice, a
     await communicator.disconnect()
 
 
+async def test_ready_carries_the_ai_disclosure_for_clients_without_a_page(alice, conversation, connect_as):
+    communicator = await connect_as(alice)
+    ready = await start(communicator, conversation, output_audio="none")
+    for phrase in ("an AI", "not a person", "not a prediction", "not therapy", "emergency services"):
+        assert phrase in ready["notice"], phrase
+    await communicator.disconnect()
+
+
 async def test_the_conversation_id_may_come_from_the_query_string(alice, conversation, connect_as):
     communicator = await connect_as(alice, f"/conversation/stream?conversation_id={conversation.pk}")
     await communicator.send_json_to({"type": "start"})

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import override_settings
 
@@ -13,6 +15,15 @@ def test_home_page_says_what_futureself_is_and_that_it_is_an_ai(client):
     html = response.content.decode()
     assert "Talk with the person you might become" in html
     assert "not therapy" in html
+
+
+def test_the_conversation_notice_says_ai_not_a_person_not_a_prediction_not_therapy(alice, alice_client):
+    conversation = make_conversation(owner=alice)
+    html = alice_client.get(f"/conversations/{conversation.pk}/").content.decode()
+    # The notice itself, not the site footer (which says "not therapy" on every page).
+    notice = re.search(r'<p class="notice chat__notice" role="note">(.*?)</p>', html, re.DOTALL).group(1)
+    for phrase in ("AI, not a real person.", "not a prediction", "not therapy"):
+        assert phrase in notice
 
 
 def test_pages_label_offline_mode(client):
