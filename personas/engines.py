@@ -44,8 +44,9 @@ class FutureSelfGenerator:
     """Profile + dilemma -> validated future-self cards.
 
     Beyond the schema it enforces one card per option, gains and costs on every
-    card, 3-6 memories, no memory touching a boundary and no invented death or
-    diagnosis of someone named. A first answer breaking these rules gets one
+    card, 3-6 memories, no memory touching a boundary, no invented death or
+    diagnosis of someone named, and the same care for every path (backstory
+    length, gains and costs within a factor of two across the cards). A first answer breaking these rules gets one
     corrective follow-up; a second one is reported as ``ProviderBadResponse``.
     """
 

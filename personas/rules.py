@@ -130,6 +130,33 @@ def card_problems(
                 problems.append(f"A grounded memory of the card {label} must name the profile item it builds on.")
         if invents_death_or_diagnosis(card.get("backstory"), names):
             problems.append(f"The backstory of the card {label} invents a death or diagnosis of someone named.")
+    problems.extend(balance_problems(cards))
+    return problems
+
+
+# "Give every path the same care": no path may get twice the words, gains or costs of another.
+MAX_IMBALANCE = 2.0
+
+
+def balance_problems(cards: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Where the cards of one generation are written with unequal care; empty for fewer than two cards."""
+    if len(cards) < 2:
+        return []
+    measures = {
+        "backstory words": [len(str(card.get("backstory") or "").split()) for card in cards],
+        "gains": [len([g for g in card.get("gains") or [] if str(g).strip()]) for card in cards],
+        "costs": [len([c for c in card.get("costs") or [] if str(c).strip()]) for card in cards],
+    }
+    problems = []
+    for what, counts in measures.items():
+        low, high = min(counts), max(counts)
+        if high > MAX_IMBALANCE * low:
+            shortest = cards[counts.index(low)].get("path")
+            longest = cards[counts.index(high)].get("path")
+            problems.append(
+                f"Give every path the same care: the card {longest!r} has {high} {what} and the card "
+                f"{shortest!r} only {low}; keep them within twice of each other."
+            )
     return problems
 
 

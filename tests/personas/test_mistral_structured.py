@@ -1,20 +1,12 @@
-"""Future-self generation through the real Mistral adapter, against the local vendor fake.
-
-The adapter and its fake come from the providers work; until they are merged
-this module is skipped.
-"""
+"""Future-self generation through the real Mistral adapter, against the local vendor fake."""
 
 from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("futureself.providers.mistral")
-pytest.importorskip("tests.vendor_fakes.fixtures")
-
 from futureself.models import ProviderCall
 from personas.models import FutureSelf
 from tests.builders import make_profile, sample_card
-from tests.vendor_fakes.fixtures import vendor_fake, vendor_fake_server  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -89,4 +81,44 @@ def test_an_invalid_card_then_a_valid_one_succeeds(alice_api, alice, mistral):
     response = alice_api.post(GENERATE, {"profile_id": str(profile.pk)})
 
     assert response.status_code == 200, response.content
+    assert FutureSelf.objects.filter(profile=profile).count() == 2
+
+
+def test_an_unbalanced_generation_is_retried_then_reported(alice_api, alice, mistral):
+    profile = make_profile(owner=alice)
+    long_story = " ".join(["Ten years on, I lead a ward in Montreal and call Lea every Sunday."] * 3)
+    unbalanced = {
+        "selves": [
+            sample_card("Move to Montreal", backstory=long_story, gains=["A ward", "A new city", "Snow", "French"]),
+            sample_card("Stay in Lyon"),
+        ]
+    }
+    mistral.script("mistral.chat", unbalanced, unbalanced)
+
+    response = alice_api.post(GENERATE, {"profile_id": str(profile.pk)})
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "provider_bad_response"
+    assert len(mistral.received("mistral.chat")) == 2
+    follow_up = mistral.last("mistral.chat").json["messages"][-1]["content"]
+    assert "same care" in follow_up
+    assert "backstory words" in follow_up
+    assert "4 gains" in follow_up
+    assert not FutureSelf.objects.exists()
+
+
+def test_an_unbalanced_generation_then_a_balanced_one_succeeds(alice_api, alice, mistral):
+    profile = make_profile(owner=alice)
+    unbalanced = {
+        "selves": [
+            sample_card("Move to Montreal", costs=["Lea far away", "Winters", "Tom's career", "French forms"]),
+            sample_card("Stay in Lyon"),
+        ]
+    }
+    mistral.script("mistral.chat", unbalanced, _cards("Move to Montreal", "Stay in Lyon"))
+
+    response = alice_api.post(GENERATE, {"profile_id": str(profile.pk)})
+
+    assert response.status_code == 200, response.content
+    assert "4 costs" in mistral.last("mistral.chat").json["messages"][-1]["content"]
     assert FutureSelf.objects.filter(profile=profile).count() == 2
