@@ -5,6 +5,8 @@ Every error has the shape ``{"detail", "code", "retryable"}``.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -48,6 +50,14 @@ def on_not_found(request, exc):
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
     return error_response(request, exc.status_code, str(exc), f"http_{exc.status_code}")
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_request_too_large(request, exc: RequestDataTooBig):
+    # Raised while ninja reads the body, before the operation runs: nothing was counted, stored or sent to a
+    # provider. Without this handler Django answers its HTML "Bad Request (400)" page.
+    detail = f"The request body is too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes."
+    return error_response(request, 413, detail, "request_too_large")
 
 
 @api.exception_handler(RateLimited)
