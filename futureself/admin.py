@@ -1,7 +1,26 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.db.models import Avg, Count, Q, Sum
+from pydantic import BaseModel, ValidationError
 
 from futureself.models import ApiToken, ProviderCall, SafetyEvent
+
+
+def schema_validated(schema: type[BaseModel], value: Any, *, what: str) -> Any:
+    """``value`` checked against the schema the app itself uses, as stored JSON; a form error otherwise.
+
+    Staff edit ``Profile.data`` and ``FutureSelf.card`` as raw JSON: without this a typo would be saved
+    and break every page and API answer that reads it.
+    """
+    try:
+        return schema.model_validate(value).model_dump(mode="json")
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}" for error in exc.errors()
+        )
+        raise forms.ValidationError(f"This is not a valid {what}: {details}", code="invalid_schema") from exc
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -1,9 +1,11 @@
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from futureself.admin import ProviderCallInline, provider_usage_summary
+from futureself.admin import ProviderCallInline, provider_usage_summary, schema_validated
 from interviews.models import Interview, Profile, Turn
+from interviews.schemas import ProfileData
 
 
 class TurnInline(admin.TabularInline):
@@ -55,8 +57,18 @@ class InterviewAdmin(admin.ModelAdmin):
         ) or format_html("{}", "none yet")
 
 
+class ProfileAdminForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = "__all__"  # noqa: DJ007 - the admin's own field choices apply on top
+
+    def clean_data(self):
+        return schema_validated(ProfileData, self.cleaned_data["data"], what="profile")
+
+
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
+    form = ProfileAdminForm
     list_display = ("id", "interview", "version", "edited_by_user", "dropped_count", "created_at")
     list_filter = ("edited_by_user", "created_at")
     search_fields = ("=id", "=interview__id", "interview__owner__username")
