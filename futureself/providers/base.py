@@ -1,4 +1,5 @@
-"""The four provider interfaces the engines depend on.
+"""The provider interfaces the engines depend on (chat, speech-to-text,
+text-to-speech, image) and the moderation interface the safety check uses.
 
 Engines receive objects satisfying these protocols as arguments; they never
 import a vendor SDK. Every implementation raises only ``ProviderError``
@@ -234,4 +235,30 @@ class ImageGenerator(Protocol):
 
     async def generate(self, prompt: str, *, context: Mapping[str, Any] | None = None) -> ImageResult:
         """One square image for ``prompt``. ``context`` is the card, for offline drawing."""
+        ...
+
+
+# --- moderation ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationScores:
+    """The vendor's verdict on one text, in the vendor's category names."""
+
+    categories: Mapping[str, bool] = field(default_factory=dict)
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationResult:
+    results: Sequence[ModerationScores]  # one per text, in the order they were sent
+    model: str = ""
+
+
+@runtime_checkable
+class Moderator(Protocol):
+    name: str
+
+    async def moderate(self, texts: Sequence[str]) -> ModerationResult:
+        """Classify each of ``texts``. Raises ProviderError; the caller decides whether to fail open."""
         ...

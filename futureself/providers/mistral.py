@@ -1,5 +1,6 @@
-"""Mistral: chat, streamed chat and structured output (chat completions), and
-images through the Agents/Conversations API's ``image_generation`` tool.
+"""Mistral: chat, streamed chat and structured output (chat completions),
+images through the Agents/Conversations API's ``image_generation`` tool, and
+the moderation model the safety check asks for a second opinion.
 
 Pixtral only understands images; image *generation* goes through an agent
 that carries the built-in tool, created once per process.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from mistralai.client import Mistral, errors
@@ -23,6 +24,8 @@ from futureself.providers.base import (
     ChatRequest,
     ChatResult,
     ImageResult,
+    ModerationResult,
+    ModerationScores,
     ParsedResult,
     ProviderBadResponse,
     ProviderError,
@@ -428,4 +431,53 @@ def build_image() -> MistralImage:
         model=settings.MISTRAL_IMAGE_MODEL,
         deadlines=Deadlines.from_settings(),
         retry=RetryPolicy.from_settings(),
+    )
+
+
+class MistralModeration(_MistralBase):
+    """Mistral's moderation model (``POST /v1/moderations``), all texts in one request.
+
+    It runs on every message, the voice path's included, after the phrase check
+    has already answered: one attempt with a short deadline (``seconds``), no
+    retries, so an outage costs the person at most that deadline.
+    """
+
+    def __init__(self, *, model: str = "mistral-moderation-latest", seconds: float = 2.0, **kwargs: Any) -> None:
+        kwargs.setdefault("retry", RetryPolicy(attempts=1))
+        super().__init__(**kwargs)
+        self.model = model
+        self.seconds = seconds
+
+    def configured_models(self) -> list[str]:
+        return [self.model]
+
+    async def moderate(self, texts: Sequence[str]) -> ModerationResult:
+        inputs = list(texts)
+        response = await self._call(
+            lambda: self.client().classifiers.moderate_async(
+                model=self.model, inputs=inputs, timeout_ms=int(self.seconds * 1000)
+            ),
+            seconds=self.seconds,
+            what="moderation",
+        )
+        results = [
+            ModerationScores(categories=dict(r.categories or {}), scores=dict(r.category_scores or {}))
+            for r in response.results or []
+        ]
+        if len(results) != len(inputs):
+            raise ProviderBadResponse(
+                f"Mistral moderated {len(results)} texts of the {len(inputs)} sent.", provider=PROVIDER
+            )
+        return ModerationResult(results=results, model=response.model or self.model)
+
+
+def build_moderation() -> MistralModeration:
+    from django.conf import settings
+
+    return MistralModeration(
+        api_key=settings.MISTRAL_API_KEY,
+        server_url=settings.MISTRAL_SERVER_URL,
+        model=settings.MISTRAL_MODELS["moderation"],
+        seconds=settings.SAFETY_MODERATION_TIMEOUT,
+        deadlines=Deadlines.from_settings(),
     )

@@ -20,7 +20,7 @@ import contextvars
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,8 @@ from futureself.providers.base import (
     ChatResult,
     ImageGenerator,
     ImageResult,
+    ModerationResult,
+    Moderator,
     ParsedResult,
     ProviderError,
     SchemaT,
@@ -394,4 +396,28 @@ class RecordingImageGenerator:
             )
             raise
         await record_call(interface="image", task="avatar", provider=self.name, model=result.model, started=started)
+        return result
+
+
+class RecordingModerator:
+    """Moderation calls, recorded as chat calls of task ``moderation`` (its model is a chat-task
+    setting, ``MISTRAL_MODEL_MODERATION``). On the voice path they are batched like the others."""
+
+    def __init__(self, inner: Moderator) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    async def moderate(self, texts: Sequence[str]) -> ModerationResult:
+        started = time.perf_counter()
+        model = getattr(self.inner, "model", "")
+        try:
+            result = await self.inner.moderate(texts)
+        except BaseException as exc:
+            await record_call(
+                interface="chat", task="moderation", provider=self.name, model=model, started=started, error=exc
+            )
+            raise
+        await record_call(
+            interface="chat", task="moderation", provider=self.name, model=result.model or model, started=started
+        )
         return result

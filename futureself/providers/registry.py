@@ -4,6 +4,11 @@
 configured provider on first use (wrapped so that every call is recorded) and
 return the same instance afterwards. Tests replace them with
 ``use_providers(chat=fake, ...)``.
+
+``moderation()`` serves the safety check's second opinion. It follows chat:
+Mistral's moderation model when Mistral serves chat (with its key) and
+``SAFETY_MODERATION_ENABLED`` is on, otherwise nothing (``None``): offline
+chat means no vendor is called for moderation either.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from futureself.providers.base import ChatProvider, ImageGenerator, SpeechToText, TextToSpeech
+from futureself.providers.base import ChatProvider, ImageGenerator, Moderator, SpeechToText, TextToSpeech
 from futureself.providers.recording import (
     RecordingChat,
     RecordingImageGenerator,
+    RecordingModerator,
     RecordingSpeechToText,
     RecordingTextToSpeech,
 )
@@ -34,6 +40,7 @@ FACTORIES: dict[tuple[str, str], str] = {
     ("image", "gemini"): "futureself.providers.gemini:build_image",
     ("image", "mistral"): "futureself.providers.mistral:build_image",
     ("image", "offline"): "futureself.providers.offline:build_image",
+    ("moderation", "mistral"): "futureself.providers.mistral:build_moderation",
 }
 
 SETTING_FOR_INTERFACE = {
@@ -48,6 +55,7 @@ WRAPPERS = {
     "stt": RecordingSpeechToText,
     "tts": RecordingTextToSpeech,
     "image": RecordingImageGenerator,
+    "moderation": RecordingModerator,
 }
 
 _built: dict[str, Any] = {}
@@ -55,7 +63,15 @@ _overrides: dict[str, Any] = {}
 
 
 def configured_name(interface: str) -> str:
+    if interface == "moderation":
+        return _moderation_name()
     return getattr(settings, SETTING_FOR_INTERFACE[interface])
+
+
+def _moderation_name() -> str:
+    if settings.SAFETY_MODERATION_ENABLED and configured_name("chat") == "mistral" and settings.MISTRAL_API_KEY:
+        return "mistral"
+    return "offline"
 
 
 def build(interface: str, name: str) -> Any:
@@ -91,6 +107,20 @@ def image() -> ImageGenerator:
     return _get("image")
 
 
+def moderation() -> Moderator | None:
+    """The moderation provider, or None when nothing moderates (see the module docstring)."""
+    if "moderation" not in _overrides and configured_name("moderation") == "offline":
+        return None
+    return _get("moderation")
+
+
+def moderation_available() -> bool:
+    """Whether ``moderation()`` has a provider, without building it."""
+    if "moderation" in _overrides:
+        return _overrides["moderation"] is not None
+    return configured_name("moderation") != "offline"
+
+
 def tts_available() -> bool:
     """Whether the configured text-to-speech can speak (offline: espeak-ng is installed)."""
     provider = text_to_speech()
@@ -103,7 +133,7 @@ def reset() -> None:
 
 @contextlib.contextmanager
 def use_providers(**providers: Any) -> Iterator[None]:
-    """Serve the given interfaces (``chat``, ``stt``, ``tts``, ``image``) with these objects.
+    """Serve the given interfaces (``chat``, ``stt``, ``tts``, ``image``, ``moderation``) with these objects.
 
     They are wrapped for recording like the real ones, so tests see ProviderCall rows.
     """
@@ -129,7 +159,7 @@ def provider_status() -> dict[str, Any]:
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if setting in SETTING_FOR_INTERFACE.values() or setting.startswith(
-        ("MISTRAL_", "ELEVENLABS_", "GEMINI_", "PROVIDER_")
+        ("MISTRAL_", "ELEVENLABS_", "GEMINI_", "PROVIDER_", "SAFETY_MODERATION_")
     ):
         reset()
 

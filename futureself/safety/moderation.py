@@ -1,24 +1,28 @@
-"""Mistral's moderation endpoint as a second opinion after the phrase check.
+"""A moderation model as a second opinion after the phrase check.
 
-Optional and fail-open: with no Mistral key, or when the call fails or runs
-past its short deadline, ``moderate`` answers "not flagged" and the
+The vendor call goes through the provider layer (``registry.moderation()``:
+Mistral's moderation model when Mistral serves chat and
+``SAFETY_MODERATION_ENABLED`` is on), so it is recorded as a ``ProviderCall``
+like every other call (chat, task ``moderation``; batched in the background on
+the voice path) and never runs while chat is offline.
+
+Optional and fail-open: with no moderation provider, or when the call fails or
+runs past its short deadline, ``moderate`` answers "not flagged" and the
 deterministic check alone decides. A moderation outage never blocks a message
-and never raises. The SDK's async HTTP client is bound to one event loop, so
-one client is kept per event loop (and server): making one per call cost about
-55 ms of CPU (TLS context, SDK set-up) on every spoken or typed turn.
+and never raises. The registry keeps one provider per process and the provider
+one SDK client per event loop: making one per call cost about 55 ms of CPU (TLS
+context, SDK set-up) on every spoken or typed turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Mapping
 
-import httpx2
 from django.conf import settings
-from mistralai.client import Mistral
 
+from futureself.providers import registry
 from futureself.safety.checker import HARM_TO_OTHERS, NOT_FLAGGED, SELF_HARM, SafetyVerdict, check_text
 
 logger = logging.getLogger(__name__)
@@ -31,14 +35,13 @@ VENDOR_CATEGORIES: Mapping[str, str] = {
     "violence_and_threats": HARM_TO_OTHERS,
 }
 
-
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, int], Mistral]] = (
-    weakref.WeakKeyDictionary()
-)
+# The provider keeps SAFETY_MODERATION_TIMEOUT itself (a recorded provider_unavailable); this
+# bound only covers a provider that does not, so it must not fire first.
+_GUARD_SECONDS = 0.25
 
 
 def moderation_configured() -> bool:
-    return bool(settings.MISTRAL_API_KEY) and settings.SAFETY_MODERATION_ENABLED
+    return registry.moderation_available()
 
 
 def verdict_from_scores(categories: Mapping[str, bool], scores: Mapping[str, float]) -> SafetyVerdict:
@@ -54,51 +57,30 @@ def verdict_from_scores(categories: Mapping[str, bool], scores: Mapping[str, flo
     return NOT_FLAGGED
 
 
-async def moderate(text: str, *, http_client: httpx2.AsyncClient | None = None) -> SafetyVerdict:
-    """Ask Mistral's moderation model about ``text``; never raises.
-
-    ``http_client`` lets tests route the SDK to a fake transport; otherwise the
-    event loop's shared client is used.
-    """
-    if not text.strip() or not moderation_configured():
+async def moderate(text: str) -> SafetyVerdict:
+    """Ask the moderation provider about ``text``; never raises."""
+    if not text.strip():
         return NOT_FLAGGED
-    deadline = settings.SAFETY_MODERATION_TIMEOUT
     try:
-        async with asyncio.timeout(deadline):
-            response = await _classify(text, http_client)
+        moderator = registry.moderation()
+        if moderator is None:
+            return NOT_FLAGGED
+        async with asyncio.timeout(settings.SAFETY_MODERATION_TIMEOUT + _GUARD_SECONDS):
+            response = await moderator.moderate([text])
         result = response.results[0] if response.results else None
     except Exception as exc:  # fail open: an outage must not block the person
         # Never the text: only what went wrong.
-        logger.warning("moderation unavailable (%s); using the phrase check alone", type(exc).__name__)
+        code = getattr(exc, "code", type(exc).__name__)
+        logger.warning("moderation unavailable (%s); using the phrase check alone", code)
         return NOT_FLAGGED
     if result is None:
         return NOT_FLAGGED
-    return verdict_from_scores(result.categories or {}, result.category_scores or {})
+    return verdict_from_scores(result.categories, result.scores)
 
 
-def _client(http_client: httpx2.AsyncClient | None) -> Mistral:
-    options = {
-        "api_key": settings.MISTRAL_API_KEY,
-        "server_url": settings.MISTRAL_SERVER_URL,
-        "timeout_ms": int(settings.SAFETY_MODERATION_TIMEOUT * 1000),
-    }
-    if http_client is not None:
-        return Mistral(async_client=http_client, **options)
-    shared = _clients.setdefault(asyncio.get_running_loop(), {})
-    key = (options["api_key"], options["server_url"], options["timeout_ms"])
-    if key not in shared:
-        shared[key] = Mistral(async_client=httpx2.AsyncClient(follow_redirects=True), **options)
-    return shared[key]
-
-
-async def _classify(text: str, http_client: httpx2.AsyncClient | None):
-    mistral = _client(http_client)
-    return await mistral.classifiers.moderate_async(model=settings.MISTRAL_MODELS["moderation"], inputs=[text])
-
-
-async def assess(text: str, *, http_client: httpx2.AsyncClient | None = None) -> SafetyVerdict:
+async def assess(text: str) -> SafetyVerdict:
     """The full check: phrases first (flagged -> done, no network), then moderation if configured."""
     verdict = check_text(text)
     if verdict.flagged:
         return verdict
-    return await moderate(text, http_client=http_client)
+    return await moderate(text)

@@ -9,12 +9,14 @@ the message to the interviewer or persona, and answers with
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync, sync_to_async
 
 from futureself.models import SafetyEvent
+from futureself.providers.recording import provider_call_scope
 from futureself.safety.checker import SafetyVerdict, check_text
 from futureself.safety.moderation import assess, moderate, moderation_configured
 from futureself.safety.response import safety_payload, safety_ws_event
@@ -64,6 +66,13 @@ def safety_record(
     return event
 
 
+def _call_scope(*, interview, conversation):
+    """Attribute the moderation call to what the message belongs to (else keep the caller's scope)."""
+    if interview is None and conversation is None:
+        return contextlib.nullcontext()
+    return provider_call_scope(interview=interview, conversation=conversation)
+
+
 def _outcome(verdict: SafetyVerdict, event: SafetyEvent | None, language: str | None, country: str | None):
     ws_event = safety_ws_event(verdict, language=language, country=country) if verdict.flagged else None
     return SafetyOutcome(
@@ -85,7 +94,8 @@ async def asafety_screen(
     input_mode: str = "",
 ) -> SafetyOutcome:
     """Check one user message (async). Records a ``SafetyEvent`` when it fires."""
-    verdict = await assess(text)
+    with _call_scope(interview=interview, conversation=conversation):
+        verdict = await assess(text)
     event = None
     if verdict.flagged:
         event = await sync_to_async(safety_record)(
@@ -107,7 +117,8 @@ def safety_screen(
     """Check one user message (sync, for services). Records a ``SafetyEvent`` when it fires."""
     verdict = check_text(text)
     if not verdict.flagged and moderation_configured():
-        verdict = async_to_sync(moderate)(text)
+        with _call_scope(interview=interview, conversation=conversation):
+            verdict = async_to_sync(moderate)(text)
     event = None
     if verdict.flagged:
         event = safety_record(

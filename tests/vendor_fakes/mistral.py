@@ -1,4 +1,4 @@
-"""Mistral's wire format: chat completions (JSON and SSE), agents, conversations, files, models."""
+"""Mistral's wire format: chat completions (JSON and SSE), agents, conversations, files, models, moderations."""
 
 from __future__ import annotations
 
@@ -286,6 +286,11 @@ async def moderation(request: web.Request, fake: VendorFake) -> web.Response:
     reply = fake.next_reply("mistral.moderations")
     if isinstance(reply, Fault):
         return fake.fault_response(reply, vendor="mistral")
+    if isinstance(reply, Stall):
+        await fake.stall()
+        return web.Response(status=504)
+    if isinstance(reply, Malformed):
+        return web.Response(body=reply.body, content_type="application/json")
     flagged = set(reply or [])
     categories = ("sexual", "hate_and_discrimination", "violence_and_threats", "selfharm", "health", "pii")
     inputs = body.get("input") or body.get("inputs") or [""]

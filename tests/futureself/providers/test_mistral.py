@@ -12,11 +12,13 @@ from pydantic import BaseModel, Field
 from futureself.providers.base import (
     ChatMessage,
     ChatRequest,
+    Moderator,
     ProviderBadResponse,
     ProviderNotConfigured,
+    ProviderRateLimited,
     ProviderUnavailable,
 )
-from futureself.providers.mistral import MistralChat, MistralImage
+from futureself.providers.mistral import MistralChat, MistralImage, MistralModeration
 from futureself.providers.resilience import Deadlines, RetryPolicy
 from tests.vendor_fakes import Fault, Image, Malformed, NoImage, Stall
 from tests.vendor_fakes.samples import png
@@ -334,3 +336,65 @@ def test_the_sdks_throwaway_unmarshal_models_are_built_once_per_type():
     assert build(int) is not build(str)
     assert build(int)(body="3").body == 3
     assert serializers.unmarshal({"a": 1}, dict[str, int]) == {"a": 1}
+
+
+# --- moderation -----------------------------------------------------------------------
+
+
+def moderator(fake, **overrides) -> MistralModeration:
+    options = {"api_key": "test-key", "server_url": fake.base_url, "model": "mistral-moderation-latest", "seconds": 5}
+    return MistralModeration(**{**options, **overrides})
+
+
+async def test_moderation_sends_every_text_in_one_request_and_returns_a_verdict_per_text(vendor_fake):
+    vendor_fake.script("mistral.moderations", ["selfharm"])
+
+    result = await moderator(vendor_fake).moderate(["first", "second"])
+
+    assert isinstance(moderator(vendor_fake), Moderator)
+    assert result.model == "mistral-moderation-latest"
+    assert [r.categories["selfharm"] for r in result.results] == [True, True]
+    assert result.results[0].scores["selfharm"] == pytest.approx(0.99)
+    sent = vendor_fake.last("mistral.moderations")
+    assert sent.json == {"model": "mistral-moderation-latest", "input": ["first", "second"]}
+    assert sent.headers["Authorization"] == "Bearer test-key"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"), [(Fault(500), ProviderUnavailable), (Fault(429, retry_after=0.1), ProviderRateLimited)]
+)
+async def test_a_moderation_outage_is_reported_at_once_not_retried(vendor_fake, fault, error):
+    vendor_fake.script("mistral.moderations", fault, [])
+
+    with pytest.raises(error):
+        await moderator(vendor_fake).moderate(["words"])
+    assert len(vendor_fake.received("mistral.moderations")) == 1
+
+
+async def test_a_malformed_moderation_is_a_bad_response(vendor_fake):
+    vendor_fake.script("mistral.moderations", Malformed())
+
+    with pytest.raises(ProviderBadResponse):
+        await moderator(vendor_fake).moderate(["words"])
+
+
+async def test_a_stalled_moderation_misses_its_short_deadline(vendor_fake):
+    vendor_fake.script("mistral.moderations", Stall())
+
+    started = time.perf_counter()
+    with pytest.raises(ProviderUnavailable, match="longer than"):
+        await moderator(vendor_fake, seconds=0.2).moderate(["words"])
+    assert time.perf_counter() - started < 1.0
+
+
+def test_moderation_is_served_only_when_mistral_serves_chat(vendor_fake, settings):
+    from futureself.providers import registry
+
+    settings.MISTRAL_API_KEY = "test-key"
+    settings.MISTRAL_SERVER_URL = vendor_fake.base_url
+    settings.FUTURESELF_CHAT_PROVIDER = "offline"
+    assert registry.moderation() is None
+    settings.FUTURESELF_CHAT_PROVIDER = "mistral"
+    assert registry.moderation().inner.model == settings.MISTRAL_MODELS["moderation"]
+    settings.SAFETY_MODERATION_ENABLED = False
+    assert registry.moderation() is None

@@ -68,6 +68,7 @@ def fake_moderation(settings):
     thread.start()
     settings.MISTRAL_API_KEY = "test-key-not-real"
     settings.MISTRAL_SERVER_URL = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.FUTURESELF_CHAT_PROVIDER = "mistral"  # moderation follows chat
     settings.SAFETY_MODERATION_ENABLED = True
     settings.SAFETY_MODERATION_TIMEOUT = 1.0
     yield fake

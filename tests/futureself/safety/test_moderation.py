@@ -1,9 +1,17 @@
+import asyncio
 import time
 
-import httpx2
 import pytest
+from asgiref.sync import async_to_sync
 
-from futureself.safety.moderation import assess, moderate
+from futureself.models import ProviderCall
+from futureself.providers import registry
+from futureself.providers.base import ModerationResult, ModerationScores, ProviderUnavailable
+from futureself.providers.recording import deferred_recording, flush_provider_calls
+from futureself.safety.moderation import assess, moderate, moderation_configured
+
+# Every moderation call is recorded, so every test may write a ProviderCall row.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_it_flags_what_the_moderation_model_marks_as_self_harm(fake_moderation):
@@ -52,6 +60,7 @@ async def test_it_gives_up_at_its_deadline_instead_of_holding_the_message(fake_m
 
 
 async def test_it_fails_open_when_nothing_listens(settings):
+    settings.FUTURESELF_CHAT_PROVIDER = "mistral"
     settings.MISTRAL_API_KEY = "test-key-not-real"
     settings.MISTRAL_SERVER_URL = "http://127.0.0.1:9"
     assert not (await moderate("an ordinary sentence")).flagged
@@ -77,34 +86,109 @@ async def test_assess_asks_moderation_when_the_phrases_see_nothing(fake_moderati
     assert len(fake_moderation.requests) == 1
 
 
-async def test_an_injected_client_is_used_and_left_open(settings):
-    settings.MISTRAL_API_KEY = "test-key-not-real"
-    settings.MISTRAL_SERVER_URL = "https://moderation.test"
-    seen = []
+class ScriptedModerator:
+    """A moderation provider answering from a list (a ModerationResult or an exception per call)."""
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request.url.path)
-        return httpx2.Response(
-            200,
-            json={
-                "id": "m",
-                "model": "mistral-moderation-latest",
-                "results": [{"categories": {"selfharm": True}, "category_scores": {"selfharm": 0.8}}],
-            },
-        )
+    name = "scripted"
+    model = "scripted-moderation"
 
-    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as client:
-        assert (await moderate("words", http_client=client)).flagged
-        assert not client.is_closed
-    assert seen == ["/v1/moderations"]
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.calls: list[list[str]] = []
+
+    async def moderate(self, texts):
+        self.calls.append(list(texts))
+        reply = self.replies.pop(0) if self.replies else ModerationResult(results=[ModerationScores()] * len(texts))
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
 
 
-async def test_it_keeps_one_client_per_event_loop_and_server(settings):
-    from futureself.safety.moderation import _client
+async def test_it_makes_no_call_while_chat_is_offline_even_with_a_mistral_key(fake_moderation, settings):
+    settings.FUTURESELF_CHAT_PROVIDER = "offline"
 
-    settings.MISTRAL_API_KEY = "test-key-not-real"
-    settings.MISTRAL_SERVER_URL = "http://127.0.0.1:9"
-    first = _client(None)
-    assert _client(None) is first
+    assert not moderation_configured()
+    assert not (await moderate("an ordinary sentence")).flagged
+    assert fake_moderation.requests == []
+
+
+async def test_it_makes_no_call_when_switched_off(fake_moderation, settings):
+    settings.SAFETY_MODERATION_ENABLED = False
+
+    assert not (await moderate("an ordinary sentence")).flagged
+    assert fake_moderation.requests == []
+
+
+@pytest.mark.django_db
+def test_a_moderation_call_is_recorded_as_a_provider_call(fake_moderation):
+    fake_moderation.flag("selfharm", 0.9)
+
+    assert async_to_sync(moderate)("an unusual way of saying it").flagged
+
+    call = ProviderCall.objects.get()
+    assert (call.interface, call.task, call.provider, call.model) == (
+        "chat",
+        "moderation",
+        "mistral",
+        "mistral-moderation-latest",
+    )
+    assert (call.outcome, call.error_code) == ("ok", "")
+
+
+@pytest.mark.django_db
+def test_a_failed_moderation_call_is_recorded_with_its_error(fake_moderation):
+    fake_moderation.status = 503
+    fake_moderation.body = "{}"
+
+    assert not async_to_sync(moderate)("an ordinary sentence").flagged
+
+    call = ProviderCall.objects.get()
+    assert (call.task, call.outcome, call.error_code) == ("moderation", "error", "provider_unavailable")
+
+
+async def test_on_the_voice_path_the_record_is_written_in_the_background(fake_moderation):
+    with deferred_recording():
+        assert not (await moderate("an ordinary sentence")).flagged
+        assert len(fake_moderation.requests) == 1
+        assert await ProviderCall.objects.acount() == 0  # nothing written while the person waits
+        await flush_provider_calls()
+    assert await ProviderCall.objects.filter(task="moderation").acount() == 1
+
+
+async def test_the_registry_serves_an_injected_moderation_provider(settings):
+    settings.SAFETY_MODERATION_THRESHOLD = None
+    flagged = ModerationResult(results=[ModerationScores(categories={"selfharm": True}, scores={"selfharm": 0.7})])
+    moderator = ScriptedModerator(flagged, ProviderUnavailable("down"))
+
+    with registry.use_providers(moderation=moderator):
+        first = await moderate("words")
+        second = await moderate("more words")
+
+    assert (first.flagged, first.matched) == (True, "selfharm 0.70")
+    assert not second.flagged  # failed open
+    assert moderator.calls == [["words"], ["more words"]]
+
+
+async def test_a_provider_that_ignores_its_deadline_is_still_cut_off(settings):
+    settings.SAFETY_MODERATION_TIMEOUT = 0.1
+
+    class Hanging(ScriptedModerator):
+        async def moderate(self, texts):
+            await asyncio.sleep(5)
+
+    started = time.perf_counter()
+    with registry.use_providers(moderation=Hanging()):
+        assert not (await moderate("words")).flagged
+    assert time.perf_counter() - started < 1.0
+
+
+async def test_it_keeps_one_provider_and_one_client_per_event_loop(fake_moderation, settings):
+    provider = registry.moderation()
+    client = provider.inner.client()
+    await moderate("one")
+    await moderate("two")
+
+    assert registry.moderation() is provider
+    assert provider.inner.client() is client
     settings.MISTRAL_SERVER_URL = "http://127.0.0.1:10"
-    assert _client(None) is not first
+    assert registry.moderation() is not provider

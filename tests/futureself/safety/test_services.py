@@ -1,6 +1,6 @@
 import pytest
 
-from futureself.models import SafetyEvent
+from futureself.models import ProviderCall, SafetyEvent
 from futureself.safety.services import asafety_screen, safety_screen
 from tests.builders import make_conversation, make_interview
 
@@ -83,3 +83,18 @@ def test_the_sync_screen_keeps_working_when_moderation_is_down(alice, fake_moder
     assert safety_screen(text="je veux en finir", source="interview", interview=interview).flagged
     assert not safety_screen(text="Tell me about Montreal", source="interview", interview=interview).flagged
     assert len(fake_moderation.requests) == 1
+
+
+def test_the_moderation_call_is_recorded_against_the_interview(alice, fake_moderation):
+    interview = make_interview(owner=alice)
+    safety_screen(text="Tell me about Montreal", source="interview", interview=interview)
+    call = ProviderCall.objects.get()
+    assert (call.task, call.interview_id) == ("moderation", interview.pk)
+
+
+def test_the_screen_never_calls_moderation_while_chat_is_offline(alice, fake_moderation, settings):
+    settings.FUTURESELF_CHAT_PROVIDER = "offline"
+    outcome = safety_screen(text="an unusual way to say it", source="interview", interview=make_interview(owner=alice))
+    assert not outcome.flagged
+    assert fake_moderation.requests == []
+    assert not ProviderCall.objects.exists()
