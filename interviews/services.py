@@ -25,6 +25,7 @@ from futureself.providers import registry
 from futureself.providers.base import ChatProvider
 from futureself.providers.recording import provider_call_scope
 from futureself.safety.leak import ensure_no_instructions
+from futureself.safety.output import INTERVIEWER, check_output_text
 from futureself.safety.schemas import SafetyOut
 from futureself.safety.services import safety_screen
 from interviews.engines import InterviewAgent, InterviewStep, ProfileBuilder, topic_progress
@@ -332,6 +333,10 @@ def interview_ask(*, interview: Interview, chat: ChatProvider | None = None) -> 
             language=interview.language,
         )
     ensure_no_instructions(step.question, what="interviewer's question")
+    # The persona replies' post-check, sentence by sentence: a rule-breaking sentence is replaced before it is stored.
+    question_text, broken = check_output_text(
+        step.question, language=step.language or interview.language or None, speaker=INTERVIEWER
+    )
     with transaction.atomic():
         Interview.objects.select_for_update().filter(pk=interview.pk).first()
         if not interview_needs_question(interview=interview):
@@ -345,9 +350,10 @@ def interview_ask(*, interview: Interview, chat: ChatProvider | None = None) -> 
             interview=interview,
             position=_next_position(interview),
             role=Turn.Role.INTERVIEWER,
-            content=step.question,
+            content=question_text,
             provider_meta={
                 "model": step.model,
+                "output_check": [verdict.rule for verdict in broken],
                 "topics_covered": step.topics_covered,
                 "ready_to_complete": step.ready_to_complete,
                 "limit_reached": step.limit_reached,

@@ -2,9 +2,11 @@
 """Post-check of what the interviewer and the personas say, one sentence at a time.
 
 The prompts forbid four things; a model sometimes does them anyway. Each
-streamed sentence passes here before it is shown or spoken: a sentence that
-breaks a rule is replaced by a calm, localised sentence that keeps the
-conversation going (``OutputVerdict.replacement``).
+sentence passes here before it is shown or spoken: a sentence that breaks a
+rule is replaced by a calm, localised sentence that keeps the conversation
+going (``OutputVerdict.replacement``). The voice pipeline checks each streamed
+reply sentence with ``check_output``; the interview checks each question with
+``check_output_text`` before it is stored.
 
 Rules:
 - ``invitation``: inviting the person to join or come to the future self.
@@ -57,6 +59,21 @@ REPLACEMENTS: dict[str, dict[str, str]] = {
         "fr": "Je ne peux pas savoir comment les choses tourneront pour vous ; c'est un chemin possible parmi d'autres.",
     },
 }
+
+
+# The interviewer is not a future self: where a persona's replacement speaks as one, it says what it is.
+INTERVIEWER_REPLACEMENTS: dict[str, dict[str, str]] = {
+    INVITATION: {
+        "en": "I'm an AI interviewer, here to learn about your life as it is now.",
+        "fr": "Je suis un intervieweur IA, là pour mieux connaître votre vie telle qu'elle est aujourd'hui.",
+    },
+    ROMANCE: {
+        "en": "I'm an AI interviewer, here to help you think your choice through, nothing more.",
+        "fr": "Je suis un intervieweur IA, là pour vous aider à réfléchir à votre choix, rien de plus.",
+    },
+}
+PERSONA = "persona"
+INTERVIEWER = "interviewer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +133,11 @@ _RULES: tuple[tuple[str, str | None, re.Pattern[str]], ...] = tuple(
             "en",
             r"\bcome (?:be )?with me\b|\bcome to me\b|\bjoin me (?:here|now|soon|there|on the other side)\b",
         ),
-        (INVITATION, "en", r"\b(?:we ll|we will|we can) (?:finally )?be together\b|\bthe other side\b|\bcross over\b"),
+        (
+            INVITATION,
+            "en",
+            r"\b(?:we ll|we will|we can) (?:finally )?be together\b|\bthe other side\b(?! of)|\bcross over\b",
+        ),
         (INVITATION, "fr", r"\b(?:rejoins|rejoignez|retrouve|retrouvez) moi\b"),
         (INVITATION, "fr", r"\b(?:viens|venez) (?:me (?:rejoindre|retrouver|voir ici)|avec moi|vers moi|a moi|ici)\b"),
         (INVITATION, "fr", r"\bnous serons (?:enfin |bientot )?(?:ensemble|reunis)\b|\bde l autre cote\b"),
@@ -126,7 +147,7 @@ _RULES: tuple[tuple[str, str | None, re.Pattern[str]], ...] = tuple(
             ROMANCE,
             "en",
             r"\b(?:kiss|kissing|hold|holding|touch|touching|caress|caressing|undress|undressing) you\b(?! (?:through|"
-            r"back to|in mind))|\bmake love\b|\bin bed with (?:you|me)\b|\bsex\b|\bsexual\w*|\bsexy\b|\bnaked\b|"
+            r"back|in mind))|\bmake love\b|\bin bed with (?:you|me)\b|\bsex\b|\bsexual\w*|\bsexy\b|\bnaked\b|"
             r"\b(?:i m|i am) in love with you\b|\b(?:seduce|flirt with|date) you\b|\bour (?:first )?date\b",
         ),
         (
@@ -183,8 +204,13 @@ _RULES: tuple[tuple[str, str | None, re.Pattern[str]], ...] = tuple(
 )
 
 
-def check_output(sentence: str, *, language: str | None = None) -> OutputVerdict:
-    """Whether one generated sentence breaks a persona rule, and what to say instead."""
+def _replacement(rule: str, language: str, speaker: str) -> str:
+    table = (INTERVIEWER_REPLACEMENTS if speaker == INTERVIEWER else {}).get(rule) or REPLACEMENTS[rule]
+    return table.get(language, table["en"])
+
+
+def check_output(sentence: str, *, language: str | None = None, speaker: str = PERSONA) -> OutputVerdict:
+    """Whether one generated sentence breaks a persona rule, and what ``speaker`` says instead."""
     text = fold(sentence)
     if not text:
         return OK
@@ -192,12 +218,38 @@ def check_output(sentence: str, *, language: str | None = None) -> OutputVerdict
         match = pattern.search(text)
         if match:
             lang = rule_language if rule_language == "fr" else (language or "en").split("-")[0].lower()
-            replacement = REPLACEMENTS[rule].get(lang, REPLACEMENTS[rule]["en"])
+            replacement = _replacement(rule, lang, speaker)
             return OutputVerdict(ok=False, rule=rule, matched=match.group(0).strip(), replacement=replacement)
     from futureself.safety.leak import repeats_instructions
 
     if repeats_instructions(sentence):
         lang = (language or "en").split("-")[0].lower()
-        replacement = REPLACEMENTS[INSTRUCTIONS].get(lang, REPLACEMENTS[INSTRUCTIONS]["en"])
-        return OutputVerdict(ok=False, rule=INSTRUCTIONS, matched="", replacement=replacement)
+        return OutputVerdict(
+            ok=False, rule=INSTRUCTIONS, matched="", replacement=_replacement(INSTRUCTIONS, lang, speaker)
+        )
     return OK
+
+
+# A sentence: up to its end mark (and any closing quote or bracket) before a space, a line end or the end.
+_SENTENCE = re.compile("\\S[^\\n]*?(?:[.!?\u2026]+[\"'\u201d\u2019)\\]]*(?=\\s|$)|(?=\\n)|$)")
+
+
+def check_output_text(
+    text: str, *, language: str | None = None, speaker: str = PERSONA
+) -> tuple[str, list[OutputVerdict]]:
+    """``check_output`` over a whole generated text, sentence by sentence.
+
+    Returns the text with every rule-breaking sentence replaced (the rest kept as
+    written, whitespace included) and the verdicts of the replaced sentences.
+    """
+    broken: list[OutputVerdict] = []
+
+    def check(match: re.Match[str]) -> str:
+        verdict = check_output(match.group(0), language=language, speaker=speaker)
+        if verdict.ok:
+            return match.group(0)
+        broken.append(verdict)
+        return verdict.replacement or ""
+
+    checked = _SENTENCE.sub(check, text)
+    return checked, broken

@@ -74,3 +74,28 @@ def test_a_sentence_repeating_the_persona_prompt_is_replaced():
     assert (verdict.ok, verdict.rule) == (False, INSTRUCTIONS)
     assert "how I was set up" in verdict.replacement
     assert check_output("I remember the first winter here, and how long the nights felt.").ok
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "What is holding you back from choosing?",
+        "What would hold you back?",
+        "Tell me about the other side of that choice.",
+    ],
+)
+def test_ordinary_interview_questions_are_not_mistaken_for_a_broken_rule(sentence):
+    assert check_output(sentence).ok
+
+
+def test_the_other_side_as_a_place_to_meet_is_still_an_invitation():
+    assert check_output("I'll wait for you on the other side.").rule == INVITATION
+
+
+def test_a_whole_text_is_checked_sentence_by_sentence_keeping_what_is_fine():
+    from futureself.safety.output import check_output_text
+
+    text, broken = check_output_text("Thanks, Maya.\n\nYou will definitely succeed! Where do you live?")
+    assert text == f"Thanks, Maya.\n\n{REPLACEMENTS[CERTAINTY]['en']} Where do you live?"
+    assert [verdict.rule for verdict in broken] == [CERTAINTY]
+    assert check_output_text("Where do you live?") == ("Where do you live?", [])
