@@ -6,8 +6,12 @@ settings changed by a stray ``.env``.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
 
 
 def load_dotenv(path: Path) -> None:
@@ -51,3 +55,22 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_json(name: str) -> dict[str, Any]:
+    """A JSON object from the environment; empty when unset. Invalid JSON stops the start with the variable's name.
+
+    The value is never echoed: it may hold credentials (a storage backend's keys).
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfigured(
+            f"{name} must be a JSON object: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from None
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object ({{...}}), not {type(parsed).__name__}.")
+    return parsed

@@ -23,7 +23,7 @@ from futureself.config import (
     image_provider_choice,
     provider_choice,
 )
-from futureself.env import env_bool, env_float, env_int, env_list, env_str, load_dotenv
+from futureself.env import env_bool, env_float, env_int, env_json, env_list, env_str, load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -146,7 +146,12 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 # Media is never served publicly: avatars and audio go through owner-checked views.
 MEDIA_URL = "/media-not-public/"
 STORAGES = {
-    "default": {"BACKEND": env_str("FUTURESELF_MEDIA_STORAGE", "django.core.files.storage.FileSystemStorage")},
+    # Any Django storage backend, configured from the environment alone: e.g. storages.backends.s3.S3Storage
+    # with FUTURESELF_MEDIA_STORAGE_OPTIONS='{"bucket_name": "futureself-media", "region_name": "eu-west-3"}'.
+    "default": {
+        "BACKEND": env_str("FUTURESELF_MEDIA_STORAGE", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env_json("FUTURESELF_MEDIA_STORAGE_OPTIONS"),
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_environment_variable_is_in_env_example():
     settings_source = (ROOT / "futureself" / "settings.py").read_text()
-    names = set(re.findall(r'env_(?:str|bool|int|float|list)\("([A-Z][A-Z0-9_]+)"', settings_source))
+    names = set(re.findall(r'env_(?:str|bool|int|float|list|json)\("([A-Z][A-Z0-9_]+)"', settings_source))
     example = (ROOT / ".env.example").read_text()
     missing = sorted(name for name in names if name not in example)
     assert missing == []

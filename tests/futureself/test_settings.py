@@ -133,6 +133,45 @@ def test_secret_key_is_required_when_debug_is_off(tmp_path):
     assert "SECRET_KEY must be set" in out.stderr
 
 
+def test_media_storage_and_its_options_come_from_the_environment(tmp_path):
+    out = _settings_in_subprocess(
+        {
+            "DJANGO_DEBUG": "1",
+            "FUTURESELF_VAR_DIR": str(tmp_path),
+            "FUTURESELF_MEDIA_STORAGE": "django.core.files.storage.InMemoryStorage",
+            "FUTURESELF_MEDIA_STORAGE_OPTIONS": '{"base_url": "/private-media/", "file_permissions_mode": 384}',
+        },
+        "[s.STORAGES['default'], type(media := __import__('django.core.files.storage', fromlist=['x'])"
+        ".storages['default']).__name__, media.base_url]",
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [
+        {
+            "BACKEND": "django.core.files.storage.InMemoryStorage",
+            "OPTIONS": {"base_url": "/private-media/", "file_permissions_mode": 384},
+        },
+        "InMemoryStorage",
+        "/private-media/",
+    ]
+
+
+def test_media_storage_defaults_to_the_file_system_without_options(tmp_path):
+    out = _settings_in_subprocess({"DJANGO_DEBUG": "1", "FUTURESELF_VAR_DIR": str(tmp_path)}, "s.STORAGES['default']")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {}}
+
+
+@pytest.mark.parametrize("options", ['{"bucket_name": "media",}', '["bucket_name"]'])
+def test_invalid_media_storage_options_stop_the_start_without_echoing_them(tmp_path, options):
+    out = _settings_in_subprocess(
+        {"DJANGO_DEBUG": "1", "FUTURESELF_VAR_DIR": str(tmp_path), "FUTURESELF_MEDIA_STORAGE_OPTIONS": options},
+        "1",
+    )
+    assert out.returncode != 0
+    assert "ImproperlyConfigured: FUTURESELF_MEDIA_STORAGE_OPTIONS must be a JSON object" in out.stderr
+    assert "bucket_name" not in out.stderr
+
+
 def test_production_settings_pass_check_deploy(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FUTURESELF_"))}
     env.update(
