@@ -72,6 +72,8 @@ _REALTIME_ERRORS: dict[str, type[ProviderError]] = {
     "transcriber_error": ProviderUnavailable,
     "session_time_limit_exceeded": ProviderUnavailable,
 }
+# How the SDK reports a realtime message that is not JSON (an ERROR event without message_type).
+_SDK_PARSE_FAILURE = "Failed to parse message"
 
 
 def map_error(exc: BaseException) -> ProviderError:
@@ -86,9 +88,12 @@ def map_error(exc: BaseException) -> ProviderError:
             headers=dict(exc.headers or {}),
             detail=str(exc.body or ""),
         )
-    status = getattr(getattr(exc, "response", None), "status_code", None)  # websockets' InvalidStatus
+    response = getattr(exc, "response", None)  # websockets' InvalidStatus: the handshake was refused
+    status = getattr(response, "status_code", None)
     if isinstance(status, int) and status >= 400:
-        return error_for_status(status, provider=PROVIDER, key_setting=KEY_SETTING)
+        # Its headers carry Retry-After on a 429, as HTTP calls' do.
+        headers = dict(getattr(response, "headers", None) or {})
+        return error_for_status(status, provider=PROVIDER, key_setting=KEY_SETTING, headers=headers)
     if isinstance(exc, ValidationError | json.JSONDecodeError | ApiError):
         return ProviderBadResponse(f"ElevenLabs sent a malformed response ({describe(exc)}).", provider=PROVIDER)
     mapped = transport_error(exc, provider=PROVIDER)
@@ -288,6 +293,11 @@ class ElevenLabsSpeechStream:
     def _error(self, data: dict[str, Any]) -> ProviderError:
         kind = data.get("message_type", "")
         detail = str(data.get("error") or data.get("message") or kind or "unknown error")[:200]
+        if not kind and detail.startswith(_SDK_PARSE_FAILURE):
+            # A garbled server message: a bad response like a garbled HTTP body, worth another try.
+            return ProviderBadResponse(
+                f"ElevenLabs sent a malformed transcription message ({detail}).", provider=PROVIDER
+            )
         error_class = _REALTIME_ERRORS.get(kind, ProviderUnavailable)
         if error_class is ProviderNotConfigured:
             return ProviderNotConfigured(

@@ -94,6 +94,9 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
         if isinstance(reply, dict):
             await ws.send_json(reply)
             return
+        if isinstance(reply, Malformed):  # a text frame that is not JSON
+            await ws.send_str(reply.body.decode(errors="replace"))
+            return
         await fake.sleep_ms(fake.latency.stt_final_ms)
         text = reply if isinstance(reply, str) else samples.DEFAULT_TRANSCRIPT
         if not ws.closed:

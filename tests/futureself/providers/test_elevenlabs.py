@@ -185,6 +185,57 @@ async def test_a_realtime_handshake_rejected_with_401_is_not_configured(vendor_f
         await stt(vendor_fake).open_stream()
 
 
+async def test_a_realtime_handshake_rate_limited_waits_as_retry_after_asks(vendor_fake):
+    vendor_fake.script("elevenlabs.realtime", Fault(429, retry_after=0.3), "Heard you.")
+
+    started = time.perf_counter()
+    stream = await stt(vendor_fake).open_stream()
+    assert time.perf_counter() - started >= 0.3
+    await stream.send(HALF_SECOND_OF_PCM)
+
+    assert (await stream.finish()).text == "Heard you."
+    assert len(vendor_fake.received("elevenlabs.realtime")) == 2
+
+
+async def test_a_realtime_handshake_rate_limited_past_the_budget_is_reported(vendor_fake):
+    vendor_fake.script("elevenlabs.realtime", Fault(429, retry_after=60))
+
+    with pytest.raises(ProviderRateLimited) as caught:
+        await stt(vendor_fake).open_stream()
+    assert (caught.value.retryable, caught.value.retry_after) == (True, 60)
+    assert len(vendor_fake.received("elevenlabs.realtime")) == 1
+
+
+async def test_a_realtime_handshake_refused_with_500_is_retried_then_unavailable(vendor_fake):
+    vendor_fake.script("elevenlabs.realtime", Fault(500), Fault(500), Fault(500))
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        await stt(vendor_fake).open_stream()
+    assert caught.value.retryable is True
+    assert len(vendor_fake.received("elevenlabs.realtime")) == QUICK_RETRIES.attempts
+
+
+async def test_a_realtime_handshake_refused_with_500_once_is_invisible(vendor_fake):
+    vendor_fake.script("elevenlabs.realtime", Fault(500))
+
+    stream = await stt(vendor_fake).open_stream()
+    await stream.aclose()
+    assert len(vendor_fake.received("elevenlabs.realtime")) == 2
+
+
+async def test_a_malformed_realtime_message_is_a_bad_response(vendor_fake):
+    vendor_fake.script("elevenlabs.realtime", Malformed())
+    stream = await stt(vendor_fake).open_stream()
+    await stream.send(HALF_SECOND_OF_PCM)
+
+    started = time.perf_counter()
+    with pytest.raises(ProviderBadResponse, match="malformed") as caught:
+        await stream.finish()
+    assert time.perf_counter() - started < 1.0  # reported at once, not at the final deadline
+    assert caught.value.retryable is True
+    assert vendor_fake.last("elevenlabs.realtime").ws_messages[-1]["commit"] is True
+
+
 async def test_a_closed_realtime_stream_refuses_more_audio(vendor_fake):
     stream = await stt(vendor_fake).open_stream()
     await stream.aclose()
@@ -300,6 +351,44 @@ async def test_a_malformed_voice_list_is_a_bad_response(vendor_fake):
 
     with pytest.raises(ProviderBadResponse):
         await tts(vendor_fake).voices()
+
+
+async def test_a_voice_list_with_a_rejected_key_is_not_configured_and_not_retried(vendor_fake):
+    vendor_fake.script("elevenlabs.voices", Fault(401))
+
+    with pytest.raises(ProviderNotConfigured, match="ELEVENLABS_API_KEY") as caught:
+        await tts(vendor_fake).voices()
+    assert caught.value.retryable is False
+    assert len(vendor_fake.received("elevenlabs.voices")) == 1
+
+
+async def test_a_rate_limited_voice_list_waits_as_retry_after_asks(vendor_fake):
+    vendor_fake.script("elevenlabs.voices", Fault(429, retry_after=0.3))
+
+    started = time.perf_counter()
+    voices = await tts(vendor_fake).voices()
+
+    assert [v.name for v in voices] == ["George", "Sarah", "Bill"]
+    assert time.perf_counter() - started >= 0.3
+    assert len(vendor_fake.received("elevenlabs.voices")) == 2
+
+
+async def test_a_voice_list_rate_limited_past_the_budget_is_reported(vendor_fake):
+    vendor_fake.script("elevenlabs.voices", Fault(429, retry_after=60))
+
+    with pytest.raises(ProviderRateLimited) as caught:
+        await tts(vendor_fake).voices()
+    assert (caught.value.retryable, caught.value.retry_after) == (True, 60)
+    assert len(vendor_fake.received("elevenlabs.voices")) == 1
+
+
+async def test_a_voice_list_failing_with_500_is_retried_then_unavailable(vendor_fake):
+    vendor_fake.script("elevenlabs.voices", Fault(500), Fault(500), Fault(500))
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        await tts(vendor_fake).voices()
+    assert caught.value.retryable is True
+    assert len(vendor_fake.received("elevenlabs.voices")) == QUICK_RETRIES.attempts
 
 
 def test_a_missing_key_is_not_configured():

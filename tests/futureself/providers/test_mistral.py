@@ -398,3 +398,66 @@ def test_moderation_is_served_only_when_mistral_serves_chat(vendor_fake, setting
     assert registry.moderation().inner.model == settings.MISTRAL_MODELS["moderation"]
     settings.SAFETY_MODERATION_ENABLED = False
     assert registry.moderation() is None
+
+
+# --- image faults, per request of the three (agent, conversation, file download) -------------
+
+IMAGE_ROUTES = ("mistral.agents", "mistral.conversations", "mistral.files")
+
+
+@pytest.mark.parametrize("route", IMAGE_ROUTES)
+async def test_an_image_request_rate_limited_waits_as_retry_after_asks_then_succeeds(vendor_fake, route):
+    vendor_fake.script(route, Fault(429, retry_after=0.3))
+
+    started = time.perf_counter()
+    result = await painter(vendor_fake).generate("a portrait")
+
+    assert result.content_type == "image/png"
+    assert time.perf_counter() - started >= 0.3
+    assert len(vendor_fake.received(route)) == 2
+    assert all(len(vendor_fake.received(r)) == 1 for r in IMAGE_ROUTES if r != route)
+
+
+@pytest.mark.parametrize("route", IMAGE_ROUTES)
+async def test_an_image_request_rate_limited_past_the_budget_is_reported_with_retry_after(vendor_fake, route):
+    vendor_fake.script(route, Fault(429, retry_after=60))
+
+    with pytest.raises(ProviderRateLimited) as caught:
+        await painter(vendor_fake).generate("a portrait")
+    assert (caught.value.retryable, caught.value.retry_after) == (True, 60)
+    assert len(vendor_fake.received(route)) == 1
+
+
+@pytest.mark.parametrize("route", IMAGE_ROUTES)
+async def test_an_image_request_failing_with_500_is_retried_then_unavailable(vendor_fake, route):
+    vendor_fake.script(route, Fault(500), Fault(500), Fault(500))
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        await painter(vendor_fake).generate("a portrait")
+    assert caught.value.retryable is True
+    assert len(vendor_fake.received(route)) == QUICK_RETRIES.attempts
+    later = IMAGE_ROUTES[IMAGE_ROUTES.index(route) + 1 :]
+    assert all(not vendor_fake.received(r) for r in later)
+
+
+@pytest.mark.parametrize("route", IMAGE_ROUTES)
+async def test_a_stalled_image_request_misses_its_deadline(vendor_fake, route):
+    vendor_fake.script(route, Stall())
+    impatient = painter(vendor_fake, deadlines=Deadlines(complete=0.3, image=0.6), retry=RetryPolicy(attempts=1))
+
+    started = time.perf_counter()
+    with pytest.raises(ProviderUnavailable, match="longer than") as caught:
+        await impatient.generate("a portrait")
+    assert time.perf_counter() - started < 1.5
+    assert caught.value.retryable is True
+    assert len(vendor_fake.received(route)) == 1
+
+
+@pytest.mark.parametrize("route", IMAGE_ROUTES)
+async def test_a_malformed_image_response_is_a_bad_response_not_retried(vendor_fake, route):
+    vendor_fake.script(route, Malformed())
+
+    with pytest.raises(ProviderBadResponse) as caught:
+        await painter(vendor_fake).generate("a portrait")
+    assert caught.value.retryable is True  # garbage may come out right later; the API answers 503
+    assert len(vendor_fake.received(route)) == 1
