@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+_INLINE_COMMENT = re.compile(r"(?:^|\s+)#")
+
 
 def load_dotenv(path: Path) -> None:
+    """Set the variables ``path`` defines that the environment does not already have.
+
+    ``KEY=value`` lines; ``export`` and surrounding quotes are allowed, and so is a trailing
+    ``  # comment`` (as in ``.env.example``) outside quotes. A ``#`` not preceded by a space is
+    part of the value (``SECRET_KEY=ab#cd``).
+    """
     if not path.is_file():
         return
     for raw in path.read_text(encoding="utf-8").splitlines():
@@ -24,8 +33,10 @@ def load_dotenv(path: Path) -> None:
         key, _, value = line.partition("=")
         key = key.strip().removeprefix("export ").strip()
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
+        if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
+            value = value[1 : value.find(value[0], 1)]
+        else:
+            value = _INLINE_COMMENT.split(value, maxsplit=1)[0]
         os.environ.setdefault(key, value)
 
 

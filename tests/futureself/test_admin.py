@@ -8,6 +8,7 @@ import pytest
 from django import forms
 from django.urls import reverse
 
+from futureself.models import ProviderCall
 from tests.builders import make_future_self, make_profile, sample_card, sample_profile_data
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +111,35 @@ def test_staff_can_save_a_valid_card_edit(staff_client, alice):
     assert response.status_code == 302, response.context["adminform"].form.errors
     future_self.refresh_from_db()
     assert future_self.card["tagline"] == "Still here, still curious."
+
+
+@pytest.fixture
+def provider_call(alice):
+    interview = make_profile(owner=alice).interview
+    return ProviderCall.objects.create(
+        interface="chat", task="profile", provider="mistral", model="mistral-medium-latest", interview=interview
+    )
+
+
+def test_staff_cannot_add_a_provider_call(staff_client):
+    assert staff_client.get(reverse("admin:futureself_providercall_add")).status_code == 403
+    assert "Add provider call" not in staff_client.get(reverse("admin:futureself_providercall_changelist")).text
+
+
+def test_staff_see_a_provider_call_without_any_field_to_edit(staff_client, provider_call):
+    response = staff_client.get(reverse("admin:futureself_providercall_change", args=[provider_call.pk]))
+
+    assert response.status_code == 200
+    assert "mistral-medium-latest" in response.text
+    assert response.context["adminform"].form.fields == {}
+    assert 'name="_save"' not in response.text
+
+
+def test_staff_cannot_change_a_provider_call_by_posting(staff_client, provider_call):
+    url = reverse("admin:futureself_providercall_change", args=[provider_call.pk])
+
+    response = staff_client.post(url, {"model": "edited", "latency_ms": "1", "_save": "Save"})
+
+    assert response.status_code == 403
+    provider_call.refresh_from_db()
+    assert (provider_call.model, provider_call.latency_ms) == ("mistral-medium-latest", 0)

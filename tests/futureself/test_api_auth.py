@@ -1,7 +1,10 @@
 import pytest
+from django.conf import settings
+from django.test import Client
 
 from futureself.models import ApiToken, hash_token
-from tests.builders import make_interview
+from interviews.models import Profile
+from tests.builders import make_interview, make_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +65,51 @@ def test_tokens_are_stored_hashed_and_mark_their_last_use(alice, alice_token, al
 def test_session_auth_works_for_the_web_ui_with_csrf(alice, alice_client):
     interview = make_interview(owner=alice)
     assert alice_client.get(f"/api/interview/{interview.pk}").status_code == 200
+
+
+@pytest.fixture
+def alice_browser(alice) -> Client:
+    """A signed-in session that, like a real browser, is held to Django's CSRF check."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    return browser
+
+
+def test_a_session_write_to_the_api_without_a_csrf_token_is_refused(alice, alice_browser):
+    profile = make_profile(owner=alice)
+    alice_browser.get("/")  # the page sets the CSRF cookie, but the request below does not send the token
+
+    response = alice_browser.patch(
+        f"/api/profile/{profile.pk}", {"data": {"name": "Mallory"}}, content_type="application/json"
+    )
+
+    assert response.status_code == 403
+    assert response.json()["detail"] == "CSRF check Failed"
+    assert not Profile.objects.filter(data__name="Mallory").exists()
+
+
+def test_a_session_write_to_the_api_with_the_csrf_token_succeeds(alice, alice_browser):
+    profile = make_profile(owner=alice)
+    alice_browser.get("/")
+
+    response = alice_browser.patch(
+        f"/api/profile/{profile.pk}",
+        {"data": {"name": "Maya L."}},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=alice_browser.cookies[settings.CSRF_COOKIE_NAME].value,
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["name"] == "Maya L."
+    assert response.json()["version"] == 2
+
+
+def test_a_bearer_token_write_needs_no_csrf_token(alice, alice_token):
+    from tests.conftest import ApiClient
+
+    profile = make_profile(owner=alice)
+    external = ApiClient(alice_token, enforce_csrf_checks=True)
+    assert external.patch(f"/api/profile/{profile.pk}", {"data": {"name": "Maya L."}}).status_code == 200
 
 
 def test_a_web_guest_reaches_only_their_own_interview(client):

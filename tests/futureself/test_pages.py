@@ -1,7 +1,7 @@
 import re
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from interviews.models import Interview
 from tests.builders import make_conversation, make_interview
@@ -159,3 +159,26 @@ def test_admin_is_closed_to_non_staff(alice_client):
     response = alice_client.get("/admin/interviews/interview/")
     assert response.status_code == 302
     assert "/admin/login/" in response.headers["Location"]
+
+
+def test_a_signed_in_person_can_log_out_from_any_page(alice):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    page = browser.get("/")
+    assert 'action="/accounts/logout/"' in page.text
+
+    response = browser.post("/accounts/logout/", {"csrfmiddlewaretoken": page.context["csrf_token"]})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "_auth_user_id" not in browser.session
+    assert "Log out" not in browser.get("/").text
+
+
+def test_logging_out_needs_a_post_with_the_csrf_token(alice):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+
+    assert browser.get("/accounts/logout/").status_code == 405
+    assert browser.post("/accounts/logout/").status_code == 403
+    assert browser.session["_auth_user_id"] == str(alice.pk)

@@ -13,6 +13,7 @@ from futureself.config import (
     image_provider_choice,
     provider_choice,
 )
+from futureself.env import env_bool, load_dotenv
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -194,3 +195,62 @@ def test_production_settings_pass_check_deploy(tmp_path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues (0 silenced)" in out.stdout
+
+
+DOTENV_NAMES = ("FS_TEST_PLAIN", "FS_TEST_QUOTED", "FS_TEST_EXPORTED", "FS_TEST_REAL", "FS_TEST_HASH", "FS_TEST_EMPTY")
+
+
+@pytest.fixture
+def dotenv(tmp_path, monkeypatch):
+    for name in (*DOTENV_NAMES, "DJANGO_DEBUG"):
+        # setenv first so monkeypatch restores the original state of what load_dotenv sets.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    path = tmp_path / ".env"
+    path.write_text(
+        "# a comment line\n"
+        "\n"
+        "FS_TEST_PLAIN=plain value\n"
+        'FS_TEST_QUOTED="quoted # not a comment"  # a comment\n'
+        "export FS_TEST_EXPORTED='single'\n"
+        "FS_TEST_REAL=from the file\n"
+        "FS_TEST_HASH=ab#cd\n"
+        "FS_TEST_EMPTY=                 # nothing set, as in .env.example\n"
+        "DJANGO_DEBUG=1                      # `make run` sets this; never in production\n"
+        "not a setting\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_dotenv_sets_what_the_file_defines(dotenv):
+    load_dotenv(dotenv)
+    assert os.environ["FS_TEST_PLAIN"] == "plain value"
+    assert os.environ["FS_TEST_QUOTED"] == "quoted # not a comment"
+    assert os.environ["FS_TEST_EXPORTED"] == "single"
+    assert os.environ["FS_TEST_HASH"] == "ab#cd"
+    assert os.environ["FS_TEST_EMPTY"] == ""
+
+
+def test_a_line_uncommented_from_env_example_keeps_its_value_without_the_comment(dotenv):
+    load_dotenv(dotenv)
+    assert os.environ["DJANGO_DEBUG"] == "1"
+    assert env_bool("DJANGO_DEBUG") is True
+
+
+def test_the_real_environment_wins_over_dotenv(dotenv, monkeypatch):
+    monkeypatch.setenv("FS_TEST_REAL", "from the environment")
+    monkeypatch.setenv("FS_TEST_EMPTY", "set for real")
+    load_dotenv(dotenv)
+    assert os.environ["FS_TEST_REAL"] == "from the environment"
+    assert os.environ["FS_TEST_EMPTY"] == "set for real"
+
+
+def test_a_missing_dotenv_changes_nothing(tmp_path):
+    before = dict(os.environ)
+    load_dotenv(tmp_path / "no-such.env")
+    assert dict(os.environ) == before
+
+
+def test_dotenv_tests_leave_the_environment_as_they_found_it():
+    assert not any(name in os.environ for name in DOTENV_NAMES)
