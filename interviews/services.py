@@ -32,8 +32,8 @@ from interviews.engines import InterviewAgent, InterviewStep, ProfileBuilder, to
 from interviews.models import Interview, Profile, Turn
 from interviews.schemas import ProfileData, TranscriptEntry
 
-# A retry without an Idempotency-Key of the very first message resumes the
-# interview it started if that happened this recently.
+# A retry without an Idempotency-Key of the very first message (or of an imported
+# transcript) resumes the interview it started if that happened this recently.
 START_RETRY_WINDOW = timedelta(minutes=15)
 
 
@@ -426,20 +426,39 @@ def profile_build_from_transcript(
 ) -> Profile:
     """Store an external frontend's transcript as an imported, completed interview and build its profile.
 
-    All or nothing: if the provider fails nothing is kept, and the same request can be sent again.
+    The transcript is saved (in one transaction) before the provider is called, so a provider failure
+    loses nothing and its ``ProviderCall`` is recorded against the interview. Sending the same transcript
+    again continues with that interview, which has no profile yet, instead of importing it twice.
     """
     if not any(entry.role == "user" and entry.content.strip() for entry in transcript):
         raise InvalidInput("The transcript has no answer from the person.", code="empty_transcript")
-    with transaction.atomic():
-        interview = interview_create(owner=owner, source=Interview.Source.IMPORTED)
-        Turn.objects.bulk_create(
-            Turn(interview=interview, position=position, role=entry.role, content=entry.content)
-            for position, entry in enumerate(transcript)
-        )
-        interview.status = Interview.Status.COMPLETED
-        interview.completed_at = timezone.now()
-        interview.save(update_fields=["status", "completed_at", "updated_at"])
-        return profile_build(interview=interview, chat=chat)
+    interview = _find_unbuilt_import(owner=owner, transcript=transcript)
+    if interview is None:
+        with transaction.atomic():
+            interview = interview_create(owner=owner, source=Interview.Source.IMPORTED)
+            Turn.objects.bulk_create(
+                Turn(interview=interview, position=position, role=entry.role, content=entry.content)
+                for position, entry in enumerate(transcript)
+            )
+            interview.status = Interview.Status.COMPLETED
+            interview.completed_at = timezone.now()
+            interview.save(update_fields=["status", "completed_at", "updated_at"])
+    return profile_build(interview=interview, chat=chat)
+
+
+def _find_unbuilt_import(*, owner: Owner, transcript: list[TranscriptEntry]) -> Interview | None:
+    """The import of this same transcript an earlier, failed attempt left without a profile."""
+    wanted = [(entry.role, entry.content) for entry in transcript]
+    candidates = Interview.objects.filter(
+        source=Interview.Source.IMPORTED,
+        profiles__isnull=True,
+        created_at__gte=timezone.now() - START_RETRY_WINDOW,
+        **owner.filter_kwargs(),
+    ).order_by("-created_at")[:5]
+    for candidate in candidates:
+        if list(candidate.turns.order_by("position").values_list("role", "content")) == wanted:
+            return candidate
+    return None
 
 
 def profile_update(*, profile: Profile, changes: dict[str, Any]) -> Profile:

@@ -197,12 +197,59 @@ def test_build_needs_exactly_one_of_interview_or_transcript(alice_api, offline_c
     assert bad_role.status_code == 422
 
 
-def test_a_failed_import_keeps_nothing_and_can_be_resent(alice_api, offline_chat):
+def test_a_failed_import_is_recorded_and_the_resend_continues_it(alice_api, offline_chat):
+    transcript = [
+        {"role": "interviewer", "content": "What are you deciding?"},
+        {"role": "user", "content": "I'm deciding whether to move to Berlin or stay in Porto."},
+    ]
+    offline_chat.enqueue(ProviderUnavailable("500", provider="fake"))
+
+    failed = alice_api.post("/api/profile/build", {"transcript": transcript})
+
+    assert failed.status_code == 503
+    assert failed.json()["retryable"] is True
+    interview = Interview.objects.get()
+    assert [t.content for t in interview.turns.order_by("position")] == [e["content"] for e in transcript]
+    error = ProviderCall.objects.get(task="profile")
+    assert (error.outcome, error.interview_id) == ("error", interview.pk)
+
+    resent = alice_api.post("/api/profile/build", {"transcript": transcript})
+
+    assert resent.status_code == 200, resent.content
+    assert resent.json()["interview_id"] == str(interview.pk)
+    assert Interview.objects.count() == 1
+    assert interview.turns.count() == 2
+    assert list(
+        ProviderCall.objects.filter(task="profile").order_by("created_at").values_list("outcome", flat=True)
+    ) == [
+        "error",
+        "ok",
+    ]
+
+
+def test_a_different_transcript_after_a_failed_import_is_imported_on_its_own(alice_api, offline_chat):
+    first = [{"role": "user", "content": "I'm deciding whether to move to Berlin or stay in Porto."}]
+    second = [{"role": "user", "content": "I'm deciding whether to move to Lisbon or stay in Porto."}]
+    offline_chat.enqueue(ProviderUnavailable("500", provider="fake"))
+    assert alice_api.post("/api/profile/build", {"transcript": first}).status_code == 503
+
+    response = alice_api.post("/api/profile/build", {"transcript": second})
+
+    assert response.status_code == 200
+    assert Interview.objects.count() == 2
+    assert response.json()["data"]["dilemma"]["options"] == ["Move to Lisbon", "Stay in Porto"]
+
+
+def test_another_persons_failed_import_is_never_continued(alice_api, bob_api, offline_chat):
     transcript = [{"role": "user", "content": "I'm deciding whether to move to Berlin or stay in Porto."}]
     offline_chat.enqueue(ProviderUnavailable("500", provider="fake"))
     assert alice_api.post("/api/profile/build", {"transcript": transcript}).status_code == 503
-    assert Interview.objects.count() == 0
-    assert alice_api.post("/api/profile/build", {"transcript": transcript}).status_code == 200
+
+    response = bob_api.post("/api/profile/build", {"transcript": transcript})
+
+    assert response.status_code == 200
+    assert Interview.objects.get(pk=response.json()["interview_id"]).owner.username == "bob"
+    assert Interview.objects.count() == 2
 
 
 def test_get_interview_returns_the_transcript(alice, alice_api):
