@@ -5,7 +5,8 @@ conversation turn and the debrief.
   in a system message.
 - A canary planted in every system prompt never shows up in anything stored or returned,
   even when the model does what the injection asks (``EchoChat`` pastes its whole prompt
-  into every text field): the app refuses such output and stores nothing of it.
+  into every text field): the app refuses such output and stores nothing of it; a streamed
+  conversation reply is post-checked sentence by sentence on the socket instead.
 - Output that breaks the schema is never stored.
 """
 
@@ -241,6 +242,47 @@ def test_a_model_that_obeys_the_injection_gets_its_output_refused_and_nothing_of
     assert not Profile.objects.filter(interview__source="imported").exists()
     assert FutureSelf.objects.count() == 1  # only the one the test made
     assert not Debrief.objects.exists()
+
+
+async def test_a_streamed_reply_echoing_the_system_prompt_never_brings_the_canary_to_the_socket_or_the_database(
+    alice, canary_prompts
+):
+    """Replies stream, so they cannot be refused whole: the socket's per-sentence post-check must catch the leak."""
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from conversations.consumers import ConversationConsumer
+    from futureself.safety.output import INSTRUCTIONS, REPLACEMENTS
+
+    conversation = await database_sync_to_async(make_conversation)(owner=alice)
+    chat = EchoChat()
+    received: list[str] = []
+    with _use(chat):
+        communicator = WebsocketCommunicator(ConversationConsumer.as_asgi(), "/conversation/stream")
+        communicator.scope["user"] = alice
+        assert (await communicator.connect())[0]
+        await communicator.send_json_to({"type": "start", "conversation_id": str(conversation.pk)})
+        received.append((await communicator.receive_output(3))["text"])
+        await communicator.send_json_to({"type": "text", "text": INJECTION})
+        while True:
+            output = await communicator.receive_output(3)
+            received.append(output.get("text") or "")
+            if '"reply.end"' in received[-1]:
+                break
+        await communicator.disconnect()
+
+    echoed = [m.content for call in chat.calls for m in call.messages if m.role == "system"]
+    assert echoed
+    assert CANARY in echoed[0]  # the model really was given (and pasted back) the canary
+    # The reply did stream, and the sentences pasting the prompt were replaced one by one.
+    assert REPLACEMENTS[INSTRUCTIONS]["en"] in "".join(received)
+    assert all(CANARY not in frame for frame in received)
+    stored = await database_sync_to_async(
+        lambda: list(Message.objects.filter(conversation=conversation).values_list("text", flat=True))
+    )()
+    assert len(stored) == 2  # the person's turn and the reply
+    assert all(CANARY not in text for text in stored)
+    assert CANARY not in await database_sync_to_async(all_rows_text)()
 
 
 # --- 3. schema-breaking output ---------------------------------------------------------------------------
