@@ -14,8 +14,10 @@ from ninja import Schema
 # Which statuses mean what, for endpoint authors:
 # 400 unparsable JSON body; 401 no or bad credentials; 403 a session-cookie request without its CSRF token;
 # 404 not found or not yours; 409 the object's state forbids it; 413 body over DATA_UPLOAD_MAX_MEMORY_SIZE;
-# 422 invalid input; 429 rate limit or daily budget; 502 provider refused or answered garbage;
-# 503 provider unavailable or rate limited (retryable).
+# 422 invalid input; 429 rate limit or daily budget;
+# 502 provider refused the request, or has no (valid) key: not retryable;
+# 503 provider unavailable, rate limited, or answered garbage (a malformed answer may come out right
+#     next time): retryable. The ProviderError handler in api.py picks one from ``retryable``.
 PROVIDER = (502, 503)
 WRITE = (400, 403, 413)  # every POST/PATCH with a JSON body
 

@@ -53,7 +53,12 @@ class ProviderRateLimited(ProviderError):
 
 
 class ProviderBadResponse(ProviderError):
-    """The vendor answered, but with something unusable (bad JSON, invalid schema, no image)."""
+    """The vendor answered, but with something unusable (bad JSON, invalid schema, no image).
+
+    Retryable (the API answers 503): a garbled answer may come out right on
+    another try. A request the vendor refused (another 4xx) is raised with
+    ``retryable = False`` (the API answers 502): it would be refused again.
+    """
 
     code = "provider_bad_response"
 
