@@ -27,7 +27,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -91,10 +91,50 @@ class ConversationState:
     rolling_summary: str
     summarized_through: int
     turns: tuple[Turn, ...] = field(default_factory=tuple)
+    # The next free message position and the role of the message before it (safety-flagged ones
+    # included, which never appear in ``turns``): what a live connection needs to write the next
+    # message in one insert.
+    next_position: int = 0
+    last_role: str | None = None
 
     @property
     def replies_so_far(self) -> int:
         return sum(1 for t in self.turns if t.role == Message.Role.FUTURE_SELF) + self.summarized_through // 2
+
+    @property
+    def position_for_user_message(self) -> int | None:
+        """Where the person's next message goes without a lock, or None when the last message is
+        theirs (a retry of it must be recognised, which needs the locked path)."""
+        return None if self.last_role == Message.Role.USER else self.next_position
+
+    def with_message(self, message: Message, *, in_prompt: bool = True) -> ConversationState:
+        """The state once ``message`` is saved (a safety-flagged one stays out of the prompt)."""
+        turns = self.turns
+        if in_prompt:
+            turns = (*turns, Turn(message.position, message.role, message.text, message.interrupted))
+        return replace(
+            self,
+            turns=turns,
+            next_position=max(self.next_position, message.position + 1),
+            last_role=message.role,
+        )
+
+    def folded(self, fold: Fold) -> ConversationState:
+        """The state once ``fold`` is stored: the folded turns leave the verbatim list."""
+        return replace(
+            self,
+            rolling_summary=fold.summary,
+            summarized_through=fold.through,
+            turns=tuple(t for t in self.turns if t.position >= fold.through),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """A new rolling summary covering every message below position ``through``."""
+
+    summary: str
+    through: int
 
 
 def _profile_for_prompt(data: dict[str, Any]) -> dict[str, Any]:
@@ -109,12 +149,13 @@ def load_state(conversation_id) -> ConversationState:
     """The conversation as the engine needs it: persona, summary and the turns not yet summarised (sync)."""
     conversation = Conversation.objects.select_related("future_self__profile").get(pk=conversation_id)
     future_self = conversation.future_self
-    turns = tuple(
-        Turn(m.position, m.role, m.text, m.interrupted)
-        for m in conversation.messages.filter(position__gte=conversation.summarized_through, safety_flagged=False)
+    messages = list(
+        conversation.messages.filter(position__gte=conversation.summarized_through)
         .order_by("position")
-        .only("position", "role", "text", "interrupted")
+        .only("position", "role", "text", "interrupted", "safety_flagged")
     )
+    last = messages[-1] if messages else conversation.messages.order_by("-position").only("position", "role").first()
+    turns = tuple(Turn(m.position, m.role, m.text, m.interrupted) for m in messages if not m.safety_flagged)
     return ConversationState(
         conversation_id=conversation.pk,
         status=conversation.status,
@@ -124,6 +165,8 @@ def load_state(conversation_id) -> ConversationState:
         rolling_summary=conversation.rolling_summary,
         summarized_through=conversation.summarized_through,
         turns=turns,
+        next_position=0 if last is None else last.position + 1,
+        last_role=None if last is None else last.role,
     )
 
 
@@ -166,21 +209,44 @@ class ConversationEngine:
 
     # -- turns --
 
+    async def load_state(self, conversation_id) -> ConversationState:
+        return await database_sync_to_async(load_state)(conversation_id)
+
     async def add_user_message(
-        self, conversation_id, text: str, *, input_mode: str = Message.InputMode.TEXT, audio_duration_ms=None
+        self,
+        conversation_id,
+        text: str,
+        *,
+        input_mode: str = Message.InputMode.TEXT,
+        audio_duration_ms=None,
+        state: ConversationState | None = None,
     ) -> Message:
+        """Save the person's message. With the caller's ``state`` (kept by a live connection) it is
+        one insert; a conversation written to meanwhile falls back to the locked path."""
         return await database_sync_to_async(services.message_add_user)(
-            conversation_id=conversation_id, text=text, input_mode=input_mode, audio_duration_ms=audio_duration_ms
+            conversation_id=conversation_id,
+            text=text,
+            input_mode=input_mode,
+            audio_duration_ms=audio_duration_ms,
+            position=state.position_for_user_message if state is not None else None,
         )
 
     async def pending_user_message(self, conversation_id) -> Message | None:
         return await database_sync_to_async(pending_user_message)(conversation_id)
 
-    async def start_reply(self, conversation_id, *, started_at: float | None = None) -> Reply:
-        """Prepare the reply to the conversation as it stands (the person's message already saved)."""
-        state = await database_sync_to_async(load_state)(conversation_id)
+    async def start_reply(
+        self, conversation_id, *, started_at: float | None = None, state: ConversationState | None = None
+    ) -> Reply:
+        """Prepare the reply to the conversation as it stands (the person's message already saved).
+
+        ``state`` is the conversation as the caller already holds it; without it, it is read.
+        """
+        if state is None:
+            state = await self.load_state(conversation_id)
         request = self.build_request(state)
-        return Reply(self, conversation_id, request, started_at=started_at or time.perf_counter())
+        return Reply(
+            self, conversation_id, request, started_at=started_at or time.perf_counter(), position=state.next_position
+        )
 
     # -- prompt --
 
@@ -234,17 +300,24 @@ class ConversationEngine:
 
     # -- memory --
 
-    async def fold_memory(self, conversation_id) -> bool:
-        """Fold the turns older than the verbatim window into the rolling summary.
-
-        Runs only once a whole batch has left the window, so most replies cost
-        no summary call; returns whether it folded. Raises ProviderError.
-        """
-        state = await database_sync_to_async(load_state)(conversation_id)
+    def fold_due(self, state: ConversationState) -> list[Turn]:
+        """The turns to fold into the summary now: those older than the verbatim window, once a
+        whole batch of them has left it (so most replies cost no summary call); else none."""
         window = self.verbatim_window(state.turns)
         older = [t for t in state.turns if t.position < window[0].position] if window else []
-        if len(older) < self.fold_batch:
-            return False
+        return older if len(older) >= self.fold_batch else []
+
+    async def fold_memory(self, conversation_id, *, state: ConversationState | None = None) -> Fold | None:
+        """Fold the turns older than the verbatim window into the rolling summary.
+
+        Returns the stored ``Fold``, or None when nothing was due (or another fold got there
+        first). ``state`` as in ``start_reply``. Raises ProviderError.
+        """
+        if state is None:
+            state = await self.load_state(conversation_id)
+        older = self.fold_due(state)
+        if not older:
+            return None
         turns = [{"role": "person" if t.role == Message.Role.USER else "future_self", "text": t.text} for t in older]
         max_words = self.summary_max_chars // 7
         request = ChatRequest(
@@ -269,13 +342,14 @@ class ConversationEngine:
             },
         )
         result = await self.chat.complete(request)
-        summary = result.text.strip()[: self.summary_max_chars]
-        return await database_sync_to_async(services.conversation_fold_memory)(
+        fold = Fold(summary=result.text.strip()[: self.summary_max_chars], through=older[-1].position + 1)
+        stored = await database_sync_to_async(services.conversation_fold_memory)(
             conversation_id=conversation_id,
             expected_through=state.summarized_through,
-            new_through=older[-1].position + 1,
-            summary=summary,
+            new_through=fold.through,
+            summary=fold.summary,
         )
+        return fold if stored else None
 
 
 def _card_for_prompt(card: dict[str, Any]) -> dict[str, Any]:
@@ -297,10 +371,20 @@ def _merge_same_role(messages: list[ChatMessage]) -> list[ChatMessage]:
 class Reply:
     """One reply being generated. Not reusable: one ``events()`` or ``stream()`` per instance."""
 
-    def __init__(self, engine: ConversationEngine, conversation_id, request: ChatRequest, *, started_at: float):
+    def __init__(
+        self,
+        engine: ConversationEngine,
+        conversation_id,
+        request: ChatRequest,
+        *,
+        started_at: float,
+        position: int | None = None,
+    ):
         self.engine = engine
         self.conversation_id = conversation_id
         self.request = request
+        self.position = position  # where the reply is expected to go (see services.message_add_reply)
+        self.message: Message | None = None
         self.message_id = uuid.uuid4()
         self.started_at = started_at
         self.parts: list[str] = []
@@ -356,7 +440,9 @@ class Reply:
                 text=self.text if text is None else text,
                 interrupted=interrupted,
                 timings=dict(self.timings),
+                position=self.position,
             )
+            self.message = message
             self.end = ReplyEnd(message.pk, message.text, message.interrupted, dict(message.timings))
             return self.end
 

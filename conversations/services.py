@@ -7,15 +7,18 @@ and the web views call ``conversation_summarize`` and ``conversation_end``.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from conversations.models import Conversation, Debrief, Message
 from futureself.errors import Conflict
+from futureself.limits import budget_check, budget_remaining, rate_limit_owner
+from futureself.ownership import Owner
 from futureself.providers.base import ChatProvider
 from futureself.providers.recording import provider_call_scope
 from futureself.safety.leak import ensure_no_instructions
@@ -44,22 +47,60 @@ def _locked(conversation_id) -> Conversation:
     return Conversation.objects.select_for_update().get(pk=conversation_id)
 
 
-@transaction.atomic
+def _insert_at(position: int | None, **fields: Any) -> Message | None:
+    """Insert a message at the position the caller believes is next: one statement, no lock.
+
+    None when the position (or the id) is taken, i.e. someone else wrote first: the caller
+    then takes the locked path, which reads the conversation as it really is.
+    """
+    if position is None:
+        return None
+    try:
+        with transaction.atomic():
+            return Message.objects.create(position=position, **fields)
+    except IntegrityError:
+        return None
+
+
 def message_add_user(
-    *, conversation_id, text: str, input_mode: str = Message.InputMode.TEXT, audio_duration_ms: int | None = None
+    *,
+    conversation_id,
+    text: str,
+    input_mode: str = Message.InputMode.TEXT,
+    audio_duration_ms: int | None = None,
+    position: int | None = None,
 ) -> Message:
     """Save what the person said, before any provider is called.
 
     Re-sending the text of the last, still unanswered message (a client retrying
-    after a failure) returns that message instead of saving it twice.
+    after a failure) returns that message instead of saving it twice. ``position``
+    is the caller's knowledge of the next free position after a reply (a live
+    connection keeps it): the message is then written in one insert.
     """
+    fast = _insert_at(
+        position,
+        conversation_id=conversation_id,
+        role=Message.Role.USER,
+        text=text,
+        input_mode=input_mode,
+        audio_duration_ms=audio_duration_ms,
+    )
+    if fast is not None:
+        return fast
+    return _add_user_locked(
+        conversation_id=conversation_id, text=text, input_mode=input_mode, audio_duration_ms=audio_duration_ms
+    )
+
+
+@transaction.atomic
+def _add_user_locked(*, conversation_id, text: str, input_mode: str, audio_duration_ms: int | None) -> Message:
     conversation = _locked(conversation_id)
     last = conversation.messages.order_by("-position").first()
     if last is not None and last.role == Message.Role.USER and last.text == text:
         return last
     return Message.objects.create(
         conversation=conversation,
-        position=_next_position(conversation),
+        position=0 if last is None else last.position + 1,
         role=Message.Role.USER,
         text=text,
         input_mode=input_mode,
@@ -67,16 +108,51 @@ def message_add_user(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What a live turn needs to know before it starts."""
+
+    open: bool
+    tts_remaining: int | None  # voice characters left today; None: unlimited
+
+
+def turn_admit(*, conversation_id, owner: Owner, ip: str | None, limits: bool = True) -> Admission:
+    """One trip for everything a turn checks first: the conversation still open and, with
+    ``limits``, the person's turn rate limit and LLM budget (raises ``RateLimited`` or
+    ``BudgetExceeded``); and the voice budget left, which the reply then spends locally."""
+    status = Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True).get()
+    if status == Conversation.Status.ENDED:
+        return Admission(open=False, tts_remaining=None)
+    if limits:
+        rate_limit_owner(owner=owner, ip=ip, scope="ws_turn")
+        budget_check(owner=owner, kind="llm_tokens")
+    return Admission(open=True, tts_remaining=budget_remaining(owner=owner, kind="tts_characters"))
+
+
 def message_flag_unsafe(*, message_id: uuid.UUID) -> None:
     """Mark the person's message as answered by the safety response: no persona reply is due for it."""
     Message.objects.filter(pk=message_id, role=Message.Role.USER).update(safety_flagged=True)
 
 
-@transaction.atomic
 def message_add_reply(
+    *,
+    conversation_id,
+    message_id: uuid.UUID,
+    text: str,
+    interrupted: bool,
+    timings: dict[str, Any],
+    position: int | None = None,
+) -> Message:
+    """Save the future self's reply (idempotent on ``message_id``); ``position`` as in ``message_add_user``."""
+    fields = {"text": text, "interrupted": interrupted, "timings": timings}
+    fast = _insert_at(position, id=message_id, conversation_id=conversation_id, role=Message.Role.FUTURE_SELF, **fields)
+    return fast or _add_reply_locked(conversation_id=conversation_id, message_id=message_id, **fields)
+
+
+@transaction.atomic
+def _add_reply_locked(
     *, conversation_id, message_id: uuid.UUID, text: str, interrupted: bool, timings: dict[str, Any]
 ) -> Message:
-    """Save the future self's reply (idempotent on ``message_id``)."""
     conversation = _locked(conversation_id)
     existing = Message.objects.filter(pk=message_id).first()
     if existing is not None:
