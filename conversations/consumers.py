@@ -23,7 +23,7 @@ from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 
 from conversations import services
-from conversations.engine import ConversationEngine
+from conversations.engine import ConversationEngine, ConversationState, load_state
 from conversations.models import Conversation
 from conversations.selectors import conversation_get_for_owner
 from conversations.voice import INPUT_AUDIO_FORMATS, FrameError, VoicePipeline, choose_output_format
@@ -211,7 +211,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             raise FrameError("bad_input_audio", f"input_audio must be one of {', '.join(INPUT_AUDIO_FORMATS)}.")
         try:
             conversation_id = uuid.UUID(str(raw_id))
-            conversation, ready = await database_sync_to_async(self._load)(owner, conversation_id)
+            conversation, ready, state = await database_sync_to_async(self._load)(owner, conversation_id)
         except (ValueError, Http404):
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -233,6 +233,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             output_format=output_format,
             input_format=input_audio,
             voice_id=future_self.voice_id or future_self.card.get("voice_id") or settings.ELEVENLABS_DEFAULT_VOICE_ID,
+            state=state,
         )
         await self.send_json(
             {
@@ -261,9 +262,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         return values[0] if values else None
 
     @staticmethod
-    def _load(owner: Owner, conversation_id: uuid.UUID) -> tuple[Conversation, dict[str, Any]]:
+    def _load(owner: Owner, conversation_id: uuid.UUID) -> tuple[Conversation, dict[str, Any], ConversationState]:
         conversation = conversation_get_for_owner(owner=owner, pk=conversation_id)
-        return conversation, _ready_payload(conversation)
+        return conversation, _ready_payload(conversation), load_state(conversation.pk)
 
     # -- turns --
 

@@ -41,9 +41,9 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conversations import services
-from conversations.engine import ConversationEngine, Reply, ReplyDelta, ReplyEnd, ReplyStart
+from conversations.engine import ConversationEngine, ConversationState, Reply, ReplyDelta, ReplyEnd, ReplyStart
 from conversations.models import Conversation, Message
-from futureself.limits import BudgetExceeded, RateLimited, abudget_charge, abudget_check, arate_limit_owner
+from futureself.limits import BudgetExceeded, RateLimited, abudget_charge_all, budget_exceeded
 from futureself.ownership import Owner
 from futureself.providers.base import (
     OUTPUT_FORMATS,
@@ -263,10 +263,15 @@ class _Failure:
 class ReplyRun:
     """What one reply has produced so far: the sentences shown, the audio in flight, its timings."""
 
-    def __init__(self, reply: Reply, *, received_at: float, timings: dict[str, Any]) -> None:
+    def __init__(
+        self, reply: Reply, *, received_at: float, timings: dict[str, Any], tts_allowance: int | None = None
+    ) -> None:
         self.reply = reply
         self.received_at = received_at
         self.timings = timings
+        # Voice characters this reply may still use (read once at admission; None: unlimited).
+        self.tts_allowance = tts_allowance
+        self.tts_reserved = 0
         self.shown: list[str] = []
         self.end_sent = False
         self.audio_started = False
@@ -303,6 +308,7 @@ class VoicePipeline:
         input_format: str = "pcm_s16le_16000",
         voice_id: str = "",
         language: str | None = None,
+        state: ConversationState | None = None,
     ) -> None:
         self.engine = engine
         self.conversation = conversation
@@ -328,6 +334,10 @@ class VoicePipeline:
         self.turn_open = False
         self.run: ReplyRun | None = None
         self.memory_task: asyncio.Task | None = None
+        # The conversation as the prompt needs it, kept while the socket lives so a turn reads
+        # nothing back from the database (see ConversationState.with_message).
+        self.state = state
+        self.tts_allowance: int | None = None
 
     @property
     def speaking(self) -> bool:
@@ -349,13 +359,18 @@ class VoicePipeline:
 
     # -- admission --
 
-    async def admit(self) -> None:
-        """Count a turn against the rate limits and check today's LLM budget. Raises FrameError."""
+    async def admit(self, *, limits: bool = True) -> None:
+        """Check, in one trip, that the conversation is open and (``limits``) count the turn against
+        the rate limits and today's LLM budget; note the voice budget left. Raises FrameError."""
         try:
-            await arate_limit_owner(owner=self.owner, ip=self.ip, scope="ws_turn")
-            await abudget_check(owner=self.owner, kind="llm_tokens")
+            admission = await database_sync_to_async(services.turn_admit)(
+                conversation_id=self.conversation.pk, owner=self.owner, ip=self.ip, limits=limits
+            )
         except (RateLimited, BudgetExceeded) as exc:
             raise FrameError(exc.code, exc.detail, retryable=exc.retryable, retry_after=exc.retry_after) from None
+        if not admission.open:
+            raise FrameError("conversation_ended", "This conversation has ended; start a new one to keep talking.")
+        self.tts_allowance = admission.tts_remaining
 
     def ensure_idle(self) -> None:
         if self.busy:
@@ -365,29 +380,39 @@ class VoicePipeline:
                 retryable=True,
             )
 
-    async def ensure_open(self) -> None:
-        status = await Conversation.objects.filter(pk=self.conversation.pk).values_list("status", flat=True).aget()
-        if status == Conversation.Status.ENDED:
-            raise FrameError("conversation_ended", "This conversation has ended; start a new one to keep talking.")
+    async def current_state(self) -> ConversationState:
+        if self.state is None:
+            self.state = await self.engine.load_state(self.conversation.pk)
+        return self.state
+
+    async def _note_message(self, message: Message, expected: int | None, *, in_prompt: bool = True) -> None:
+        """Keep ``state`` in step with a message just saved; when it did not land where this
+        connection expected (another tab wrote, or a retry matched an earlier message), read the
+        conversation back instead."""
+        if self.state is not None and expected is not None and message.position == expected:
+            self.state = self.state.with_message(message, in_prompt=in_prompt)
+        else:
+            self.state = await self.engine.load_state(self.conversation.pk)
 
     # -- typed turns --
 
     async def text_turn(self, text: str, received_at: float) -> None:
         self.ensure_idle()
-        await self.ensure_open()
         # A person in crisis is never refused: a message the phrase check flags skips the
         # limits (its answer is the static crisis message, which costs no provider call).
-        if not check_text(text).flagged:
-            await self.admit()
-        message = await self.engine.add_user_message(self.conversation.pk, text)
-        self._begin_turn(self._answer(message, received_at, {}, input_mode="text"))
+        await self.admit(limits=not check_text(text).flagged)
+        state = await self.current_state()
+        message = await self.engine.add_user_message(self.conversation.pk, text, state=state)
+        expected = state.position_for_user_message
+        self._begin_turn(self._answer(message, expected, received_at, {}, input_mode="text"))
 
     async def retry(self, received_at: float) -> None:
         self.ensure_idle()
-        await self.ensure_open()
+        await self.admit(limits=False)
         if await self.engine.pending_user_message(self.conversation.pk) is None:
             raise FrameError("nothing_to_retry", "Every message already has a reply.")
         await self.admit()
+        self.state = await self.engine.load_state(self.conversation.pk)
         self._begin_turn(self._reply(received_at, {}))
 
     # -- spoken turns --
@@ -407,7 +432,6 @@ class VoicePipeline:
             if self.stt is None:
                 raise FrameError("provider_not_configured", _stt_unconfigured_message(), stage="stt")
             try:
-                await self.ensure_open()
                 await self.admit()
             except FrameError:
                 await self._reject_utterance()
@@ -476,30 +500,42 @@ class VoicePipeline:
             )
             return
         await self.send_json({"type": "transcript", "text": text, "final": True})
+        state = await self.current_state()
         message = await self.engine.add_user_message(
             self.conversation.pk,
             text,
             input_mode=Message.InputMode.VOICE,
             audio_duration_ms=duration_ms or round(transcript.audio_seconds * 1000) or None,
+            state=state,
         )
-        await self._answer(message, received_at, timings, input_mode="voice")
+        await self._answer(message, state.position_for_user_message, received_at, timings, input_mode="voice")
 
     # -- safety, then the reply --
 
-    async def _answer(self, message: Message, received_at: float, timings: dict[str, Any], *, input_mode: str) -> None:
+    async def _answer(
+        self,
+        message: Message,
+        expected_position: int | None,
+        received_at: float,
+        timings: dict[str, Any],
+        *,
+        input_mode: str,
+    ) -> None:
         outcome = await asafety_screen(
             text=message.text, source="conversation", conversation=self.conversation, input_mode=input_mode
         )
         if outcome.flagged:
             await database_sync_to_async(services.message_flag_unsafe)(message_id=message.pk)
+            await self._note_message(message, expected_position, in_prompt=False)
             await self._conclude({**outcome.ws_event, "message_id": str(message.pk)})
             return
+        await self._note_message(message, expected_position)
         await self._reply(received_at, timings)
 
     async def _reply(self, received_at: float, timings: dict[str, Any]) -> None:
         self.run = None
-        reply = await self.engine.start_reply(self.conversation.pk, started_at=received_at)
-        run = self.run = ReplyRun(reply, received_at=received_at, timings=timings)
+        reply = await self.engine.start_reply(self.conversation.pk, started_at=received_at, state=self.state)
+        run = self.run = ReplyRun(reply, received_at=received_at, timings=timings, tts_allowance=self.tts_allowance)
         try:
             await self._stream_reply(run)
         except ProviderError as exc:
@@ -512,12 +548,20 @@ class VoicePipeline:
                     message_id=str(reply.message_id),
                 ).event()
             )
+            await self._settle(run, llm_tokens=0)
             return
         end = await reply.finish(text=run.text, extra_timings=self._timings(run))
         run.end_sent = True
         await self._conclude(end_payload(end))
-        await abudget_charge(owner=self.owner, kind="llm_tokens", amount=reply.tokens_used())
+        await self._note_message(reply.message, reply.position)
+        await self._settle(run, llm_tokens=reply.tokens_used())
         self._schedule_memory_fold()
+
+    async def _settle(self, run: ReplyRun, *, llm_tokens: int) -> None:
+        """Charge today's budgets with what the reply used, in one trip, after its last event."""
+        await abudget_charge_all(
+            owner=self.owner, amounts={"llm_tokens": llm_tokens, "tts_characters": run.tts_characters}
+        )
 
     async def _stream_reply(self, run: ReplyRun) -> None:
         gate = SentenceGate()
@@ -585,7 +629,9 @@ class VoicePipeline:
             async with slots:
                 if run.tts_failed:
                     return
-                await abudget_check(owner=self.owner, kind="tts_characters", amount=len(text))
+                if run.tts_allowance is not None and run.tts_reserved + len(text) > run.tts_allowance:
+                    raise budget_exceeded("tts_characters")
+                run.tts_reserved += len(text)
                 started = time.perf_counter()
                 if run.tts_started_at is None:
                     run.tts_started_at = started
@@ -602,10 +648,8 @@ class VoicePipeline:
                     first = False
                     if chunk:
                         audio.put_nowait(chunk)
-                # The sentence is complete: the forwarder may move on before the bookkeeping below.
                 audio.put_nowait(_END)
                 run.tts_characters += len(text)
-                await abudget_charge(owner=self.owner, kind="tts_characters", amount=len(text))
         except (ProviderError, BudgetExceeded) as exc:
             audio.put_nowait(_Failure(exc))
         except asyncio.CancelledError:
@@ -661,7 +705,8 @@ class VoicePipeline:
         with contextlib.suppress(Exception):  # the socket may already be gone on disconnect
             await self.send_json(end_payload(end))
         with contextlib.suppress(Exception):
-            await abudget_charge(owner=self.owner, kind="llm_tokens", amount=run.reply.tokens_used())
+            await self._note_message(run.reply.message, run.reply.position)
+            await self._settle(run, llm_tokens=run.reply.tokens_used())
 
     async def close(self) -> None:
         await self.stop_reply()
@@ -677,11 +722,18 @@ class VoicePipeline:
     def _schedule_memory_fold(self) -> None:
         if self.memory_task is not None and not self.memory_task.done():
             return
-        self.memory_task = asyncio.create_task(self._fold_memory())
+        if self.state is None or not self.engine.fold_due(self.state):
+            return
+        self.memory_task = asyncio.create_task(self._fold_memory(self.state))
 
-    async def _fold_memory(self) -> None:
+    async def _fold_memory(self, state: ConversationState) -> None:
         try:
-            await self.engine.fold_memory(self.conversation.pk)
+            fold = await self.engine.fold_memory(self.conversation.pk, state=state)
+            # Turns added meanwhile stay: the fold only covers positions below ``fold.through``.
+            if fold is not None:
+                self.state = self.state.folded(fold) if self.state is not None else None
+            else:  # another connection folded first: read the summary it stored
+                self.state = await self.engine.load_state(self.conversation.pk)
         except ProviderError as exc:
             # The turns stay in the prompt and the next fold tries again.
             logger.warning("could not fold the conversation memory: %s", exc.code)

@@ -267,12 +267,36 @@ def budget_charge(*, owner: Owner, kind: str, amount: int, now: datetime | None 
         return amount
 
 
+def budget_remaining(*, owner: Owner, kind: str, now: datetime | None = None) -> int | None:
+    """What ``owner`` may still use of ``kind`` today; None when nothing limits it."""
+    budget = settings.DAILY_BUDGETS.get(kind, 0)
+    if budget <= 0 or owner_key(owner) is None:
+        return None
+    return max(0, budget - budget_used(owner=owner, kind=kind, now=now))
+
+
+def budget_exceeded(kind: str, *, now: datetime | None = None) -> BudgetExceeded:
+    """The error for a budget found spent (e.g. against a ``budget_remaining`` read earlier)."""
+    return BudgetExceeded(kind, retry_after=_seconds_to_midnight(now or datetime.now(UTC)))
+
+
 async def abudget_check(*, owner: Owner, kind: str, amount: int = 0) -> None:
     await sync_to_async(budget_check, thread_sensitive=False)(owner=owner, kind=kind, amount=amount)
 
 
 async def abudget_charge(*, owner: Owner, kind: str, amount: int) -> int:
     return await sync_to_async(budget_charge, thread_sensitive=False)(owner=owner, kind=kind, amount=amount)
+
+
+async def abudget_charge_all(*, owner: Owner, amounts: dict[str, int]) -> None:
+    """Charge several budgets in one trip to the cache (what a spoken reply used, say)."""
+
+    def charge() -> None:
+        for kind, amount in amounts.items():
+            budget_charge(owner=owner, kind=kind, amount=amount)
+
+    if any(amount > 0 for amount in amounts.values()):
+        await sync_to_async(charge, thread_sensitive=False)()
 
 
 # --- provider-backed endpoints: rate limit + LLM budget ------------------------------------------

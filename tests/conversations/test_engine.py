@@ -169,7 +169,7 @@ async def test_fold_memory_does_nothing_while_the_window_holds_everything(conver
     for turn in range(5):
         chat.enqueue(f"Reply {turn}")
         await say(engine, conversation, f"Message {turn}")
-    assert await engine.fold_memory(conversation.pk) is False
+    assert await engine.fold_memory(conversation.pk) is None
     assert [c.task for c in chat.calls] == ["conversation"] * 5
 
 
