@@ -26,7 +26,13 @@ from conversations import services
 from conversations.engine import ConversationEngine, ConversationState, load_state
 from conversations.models import Conversation
 from conversations.selectors import conversation_get_for_owner
-from conversations.voice import INPUT_AUDIO_FORMATS, FrameError, VoicePipeline, choose_output_format
+from conversations.voice import (
+    INPUT_AUDIO_FORMATS,
+    FrameError,
+    VoicePipeline,
+    choose_output_format,
+    internal_error_event,
+)
 from futureself.auth import user_for_token
 from futureself.ownership import Owner, owner_from_scope
 from futureself.providers import registry
@@ -175,6 +181,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 await handler(message, received_at)
         except FrameError as exc:
             await self.send_json(exc.event())
+        except Exception as exc:
+            # A frame that failed in a way nobody expected still gets an answer, and the socket stays
+            # usable. The type only: an exception's message may quote what the person said.
+            logger.error("a conversation frame failed: %s", type(exc).__name__)
+            await self.send_json(internal_error_event())
 
     def _parse(self, text_data: str | None) -> dict[str, Any]:
         try:

@@ -350,7 +350,40 @@ class VoicePipeline:
     def _begin_turn(self, work: Coroutine[Any, Any, None]) -> None:
         self.run = None
         self.turn_open = True
-        self.turn_task = asyncio.create_task(work)
+        self.turn_task = asyncio.create_task(self._guarded(work))
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run one turn so that it always ends with a last event, even when something fails that no
+        step expected (a bug, not a provider error: those each step answers itself)."""
+        try:
+            await work
+        except Exception as exc:
+            await self._fail(exc)
+
+    async def _fail(self, exc: Exception) -> None:
+        """End the turn after an unexpected failure: what was shown is kept as an interrupted reply
+        (announced by its ``reply.end``), then ``internal_error``; the connection takes the next turn."""
+        # The type only: an exception's message or traceback may quote what the person said.
+        logger.error("a conversation turn failed: %s", type(exc).__name__)
+        if self.turn_task is not asyncio.current_task() or not self.turn_open:
+            return  # the turn had already sent its last event: the failure was in its bookkeeping
+        run = self.run
+        extra: dict[str, Any] = {}
+        if run is not None and not run.end_sent:
+            run.end_sent = True
+            try:
+                if run.text:
+                    end = await run.reply.interrupt(text=run.text, extra_timings=self._timings(run))
+                    await self.send_json(end_payload(end))
+                    await self._note_message(run.reply.message, run.reply.position)
+                    await self._settle(run, llm_tokens=run.reply.tokens_used())
+                else:
+                    # Nothing was shown: nothing is stored, and the client drops the empty reply.
+                    extra["message_id"] = str(run.reply.message_id)
+                    await self._settle(run, llm_tokens=0)
+            except Exception as again:
+                logger.error("could not save the reply of a failed turn: %s", type(again).__name__)
+        await self._conclude(internal_error_event(**extra))
 
     async def _conclude(self, payload: dict[str, Any]) -> None:
         """Send the turn's last event: from here on the connection takes the next turn."""
@@ -739,6 +772,13 @@ class VoicePipeline:
             logger.warning("could not fold the conversation memory: %s", exc.code)
         except Exception:
             logger.exception("folding the conversation memory failed")
+
+
+def internal_error_event(**extra: Any) -> dict[str, Any]:
+    """The answer to a failure nobody expected (logged by the caller, by exception type only)."""
+    return FrameError(
+        "internal_error", "Something went wrong on our side. Try again in a moment.", retryable=True, **extra
+    ).event()
 
 
 def _stt_unconfigured_message() -> str:

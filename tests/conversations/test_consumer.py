@@ -281,6 +281,68 @@ async def test_a_failure_mid_stream_saves_nothing_of_the_reply(alice, conversati
     await communicator.disconnect()
 
 
+class Bug(RuntimeError):
+    """A failure no step expects (not a ProviderError)."""
+
+
+async def test_an_unexpected_failure_before_the_first_delta_ends_the_turn_with_internal_error(
+    alice, conversation, connect_as, fake_chat, caplog
+):
+    fake_chat.enqueue(Bug("the model client broke on Are you there?"), "Here I am.")
+    communicator = await connect_as(alice)
+    await start(communicator, conversation)
+    await communicator.send_json_to({"type": "text", "text": "Are you there?"})
+    reply_start = await communicator.receive_json_from(3)
+    error = await communicator.receive_json_from(3)
+    assert reply_start["type"] == "reply.start"
+    assert error == {
+        "type": "error",
+        "code": "internal_error",
+        "message": error["message"],
+        "retryable": True,
+        "message_id": reply_start["message_id"],
+    }
+    assert error["message"]
+    assert await communicator.receive_nothing(0.1)
+    # Nothing of the reply is stored, so the person's message can be answered by a retry.
+    assert [(m.role, m.text) for m in await messages_of(conversation)] == [("user", "Are you there?")]
+    logged = caplog.text
+    assert "Bug" in logged
+    assert "Are you there?" not in logged
+
+    await communicator.send_json_to({"type": "retry"})
+    _, _, end = await drain_reply(communicator)
+    assert end["text"] == "Here I am."
+    await communicator.disconnect()
+
+
+async def test_an_unexpected_failure_mid_stream_keeps_what_was_shown_and_ends_with_internal_error(
+    alice, conversation, connect_as, fake_chat
+):
+    fake_chat.enqueue(["Half a thought.", " And then", Bug("boom")], "Still here.")
+    communicator = await connect_as(alice)
+    await start(communicator, conversation)
+    await communicator.send_json_to({"type": "text", "text": "Go on"})
+    events = [await communicator.receive_json_from(3) for _ in range(4)]
+    assert [e["type"] for e in events] == ["reply.start", "reply.delta", "reply.end", "error"]
+    reply_start, delta, end, error = events
+    assert (end["message_id"], end["text"], end["interrupted"]) == (reply_start["message_id"], delta["text"], True)
+    assert (error["code"], error["retryable"]) == ("internal_error", True)
+    assert "message_id" not in error  # the reply is over and stored: the client keeps it
+    assert await communicator.receive_nothing(0.1)
+    stored = await messages_of(conversation)
+    assert [(m.role, m.text, m.interrupted) for m in stored] == [
+        ("user", "Go on", False),
+        ("future_self", "Half a thought.", True),
+    ]
+
+    # The connection takes the next turn.
+    await communicator.send_json_to({"type": "text", "text": "Are you all right?"})
+    _, _, end = await drain_reply(communicator)
+    assert end["text"] == "Still here."
+    await communicator.disconnect()
+
+
 async def test_resending_the_unanswered_text_does_not_duplicate_it(alice, conversation, connect_as, fake_chat):
     fake_chat.enqueue(ProviderUnavailable("down", provider="fake"), "Now I can answer.")
     communicator = await connect_as(alice)
