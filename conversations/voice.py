@@ -688,7 +688,12 @@ class VoicePipeline:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in a TTS adapter must not take the text reply down
-            logger.exception("speech synthesis failed")
+            # The type and the provider only: an adapter's message or traceback may quote the sentence.
+            logger.error(
+                "speech synthesis failed in the %s provider: %s",
+                provider_attribute(self.tts, "name", "unknown"),
+                type(exc).__name__,
+            )
             audio.put_nowait(_Failure(exc))
         finally:
             audio.put_nowait(_END)  # a second marker after a complete sentence is never read
@@ -770,8 +775,9 @@ class VoicePipeline:
         except ProviderError as exc:
             # The turns stay in the prompt and the next fold tries again.
             logger.warning("could not fold the conversation memory: %s", exc.code)
-        except Exception:
-            logger.exception("folding the conversation memory failed")
+        except Exception as exc:
+            # The type only: the summary call's error may quote the turns being folded.
+            logger.error("folding the conversation memory failed: %s", type(exc).__name__)
 
 
 def internal_error_event(**extra: Any) -> dict[str, Any]:
