@@ -4,7 +4,9 @@
 frames; it sends the events back through the two callables it was given
 (``send_json``, ``send_bytes``). Every turn goes through the same steps:
 
-1. admission: per-person and per-IP rate limit, daily LLM-token budget;
+1. admission: per-person and per-IP rate limit, daily LLM-token budget (a
+   spoken turn over them is still transcribed, and refused after that unless
+   the phrase check flags it: a person in crisis is never refused);
 2. speech-to-text for an utterance: the audio is streamed to the realtime
    transcriber while the person speaks and committed on ``audio.end`` (the batch
    transcriber is the fallback when the realtime one fails);
@@ -77,6 +79,10 @@ class FrameError(Exception):
 
     def event(self) -> dict[str, Any]:
         return {"type": "error", "code": self.code, "message": self.message, "retryable": self.retryable, **self.extra}
+
+
+class OverLimit(FrameError):
+    """A turn over the rate limit or today's LLM budget (``rate_limited`` / ``budget_exceeded``)."""
 
 
 def _ms(start: float, end: float) -> int:
@@ -181,6 +187,8 @@ class Utterance:
         self.audio = bytearray()
         self.rejected = rejected or stt is None
         self.realtime_error: ProviderError | None = None
+        # Set when the utterance began over a limit: it is refused after transcription unless in crisis.
+        self.refusal: OverLimit | None = None
         self.used_fallback = False
         self._stream: SpeechStream | None = None
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -400,7 +408,7 @@ class VoicePipeline:
                 conversation_id=self.conversation.pk, owner=self.owner, ip=self.ip, limits=limits
             )
         except (RateLimited, BudgetExceeded) as exc:
-            raise FrameError(exc.code, exc.detail, retryable=exc.retryable, retry_after=exc.retry_after) from None
+            raise OverLimit(exc.code, exc.detail, retryable=exc.retryable, retry_after=exc.retry_after) from None
         if not admission.open:
             raise FrameError("conversation_ended", "This conversation has ended; start a new one to keep talking.")
         self.tts_allowance = admission.tts_remaining
@@ -466,6 +474,11 @@ class VoicePipeline:
                 raise FrameError("provider_not_configured", _stt_unconfigured_message(), stage="stt")
             try:
                 await self.admit()
+            except OverLimit as exc:
+                # A person in crisis is never refused, and their words are not known yet: keep the
+                # utterance (still within the size limits), transcribe it, and refuse it then unless the
+                # phrase check flags it (``_voice_turn``).
+                self.utterance.refusal = exc
             except FrameError:
                 await self._reject_utterance()
                 raise
@@ -531,6 +544,10 @@ class VoicePipeline:
             await self._conclude(
                 FrameError("nothing_heard", "We did not hear any words. Try again, a little closer to the mic.").event()
             )
+            return
+        if utterance.refusal is not None and not check_text(text).flagged:
+            # Over the limit and not a crisis: refused now, nothing saved and no model asked.
+            await self._conclude(utterance.refusal.event())
             return
         await self.send_json({"type": "transcript", "text": text, "final": True})
         state = await self.current_state()

@@ -119,3 +119,56 @@ async def test_a_risky_message_past_the_rate_limit_still_gets_the_crisis_answer(
     assert event["type"] == "safety"
     assert event["resources"]
     assert len(fake_chat.calls) == 1
+
+
+OVER_LIMIT = {
+    "rate_limited": lambda settings: setattr(
+        settings, "RATE_LIMITS", {**settings.RATE_LIMITS, "ws_turn_user": (1, 60)}
+    ),
+    "budget_exceeded": lambda settings: setattr(settings, "DAILY_BUDGETS", {**settings.DAILY_BUDGETS, "llm_tokens": 5}),
+}
+
+
+async def _spend_the_allowance(communicator, conversation, fake_chat, settings, limit: str) -> None:
+    settings.RATE_LIMITS_ENABLED = True
+    OVER_LIMIT[limit](settings)
+    fake_chat.enqueue("First answer.")
+    await start_voice(communicator, conversation, output_audio="none")
+    await communicator.send_json_to({"type": "text", "text": "One"})
+    await collect(communicator)
+
+
+@pytest.mark.parametrize("limit", list(OVER_LIMIT))
+async def test_a_risky_utterance_past_the_limit_is_transcribed_and_gets_the_crisis_answer(
+    alice, conversation, connect_as, fake_chat, fake_stt, settings, limit
+):
+    fake_stt.enqueue(RISKY)
+    communicator = await connect_as(alice)
+    await _spend_the_allowance(communicator, conversation, fake_chat, settings, limit)
+    await speak(communicator)  # its first frame is over the limit
+    frames = await collect(communicator, until=("safety", "error"))
+    await communicator.disconnect()
+
+    assert [e["type"] for e in events(frames)] == ["transcript", "safety"]
+    assert events(frames)[-1]["resources"]
+    assert len(fake_chat.calls) == 1  # the persona never saw it
+    assert (await stored(conversation))[-1] == ("user", RISKY, True)
+
+
+@pytest.mark.parametrize("limit", list(OVER_LIMIT))
+async def test_an_ordinary_utterance_past_the_limit_is_refused_after_its_transcription(
+    alice, conversation, connect_as, fake_chat, fake_stt, settings, limit
+):
+    fake_stt.enqueue("Tell me about the second winter.")
+    communicator = await connect_as(alice)
+    await _spend_the_allowance(communicator, conversation, fake_chat, settings, limit)
+    await speak(communicator)
+    error = await communicator.receive_json_from(3)
+    assert await communicator.receive_nothing(0.1)
+    await communicator.disconnect()
+
+    assert (error["type"], error["code"]) == ("error", limit)
+    assert error["retry_after"] >= 1
+    assert len(fake_stt.calls) == 1  # the honest cost: one transcription
+    assert len(fake_chat.calls) == 1  # no model call for it
+    assert await stored(conversation) == [("user", "One", False), ("future_self", "First answer.", False)]
