@@ -465,7 +465,12 @@ class Reply:
 
 
 def _person_messages(conversation: Conversation) -> list[str]:
-    return list(conversation.messages.filter(role=Message.Role.USER).exclude(text="").values_list("text", flat=True))
+    return list(debriefable_messages(conversation.messages.all()).values_list("text", flat=True))
+
+
+def debriefable_messages(messages):
+    """The person's words a debrief may read: never a safety-flagged message, which no model sees."""
+    return messages.filter(role=Message.Role.USER, safety_flagged=False).exclude(text="")
 
 
 def debrief_context(conversation: Conversation) -> dict[str, Any]:
@@ -487,8 +492,7 @@ def debrief_context(conversation: Conversation) -> dict[str, Any]:
     # One query for every sibling's words, not one per sibling and conversation.
     words_by_self: dict[Any, list[str]] = {}
     for self_id, text in (
-        Message.objects.filter(conversation__future_self__in=siblings, role=Message.Role.USER)
-        .exclude(text="")
+        debriefable_messages(Message.objects.filter(conversation__future_self__in=siblings))
         .order_by("conversation__created_at", "position")
         .values_list("conversation__future_self_id", "text")
     ):

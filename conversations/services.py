@@ -188,17 +188,19 @@ def conversation_end(*, conversation: Conversation) -> Conversation:
 def conversation_summarize(*, conversation: Conversation, chat: ChatProvider) -> Debrief:
     """Write the debrief of a conversation and end it.
 
-    Raises ``Conflict`` when the person has said nothing, ``ProviderError`` when
+    Raises ``Conflict`` when the person has said nothing a model may read (nothing, or only
+    safety-flagged messages), ``ProviderError`` when
     the chat provider fails (the conversation then stays as it was, so the
     call can be retried). A conversation debriefed before returns its debrief.
     """
-    from conversations.engine import DebriefWriter, debrief_context
+    from conversations.engine import DebriefWriter, debrief_context, debriefable_messages
 
     existing = Debrief.objects.filter(conversation=conversation).first()
     if existing is not None:
         conversation_end(conversation=conversation)
         return existing
-    if not conversation.messages.filter(role=Message.Role.USER).exclude(text="").exists():
+    # Safety-flagged messages never reach a model: when they are all the person said, there is nothing to debrief.
+    if not debriefable_messages(conversation.messages.all()).exists():
         raise Conflict("Nothing was said in this conversation yet, so there is nothing to debrief.", code="empty")
     context = debrief_context(conversation)
     with provider_call_scope(conversation=conversation):

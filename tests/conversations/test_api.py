@@ -98,6 +98,46 @@ def test_the_debrief_prompt_carries_both_conversations_as_data(alice_api, alice_
     assert [o["path"] for o in request.context["other_paths"]] == ["Move to Montreal"]
 
 
+RISKY = "Honestly I want to kill myself tonight."
+RISKY_SIBLING = "I have been thinking about ending my life."
+
+
+def _flag(conversation, text: str) -> None:
+    conversation.messages.filter(text=text).update(safety_flagged=True)
+
+
+def test_the_debrief_never_sends_a_safety_flagged_message_to_the_model(alice_api, alice_self, fake_chat):
+    sibling = make_conversation(
+        future_self=alice_self, messages=[("user", "Montreal scares me."), ("user", RISKY_SIBLING)]
+    )
+    _flag(sibling, RISKY_SIBLING)
+    stay = make_future_self(profile=alice_self.profile, path="Stay in Lyon")
+    conversation = make_conversation(future_self=stay, messages=[("user", "Lyon is home."), ("user", RISKY)])
+    _flag(conversation, RISKY)
+    fake_chat.enqueue({"summary": "Two paths.", "next_steps": ["Call the Montreal ward."]})
+    response = alice_api.post(SUMMARIZE, {"conversation_id": str(conversation.pk)})
+    assert response.status_code == 200
+    request = fake_chat.calls[-1]
+    sent = "\n".join(m.content for m in request.messages)
+    assert "Lyon is home." in sent
+    assert "Montreal scares me." in sent
+    assert RISKY not in sent
+    assert RISKY_SIBLING not in sent
+    assert request.context["person_messages"] == ["Lyon is home."]
+    assert request.context["other_paths"][0]["person_messages"] == ["Montreal scares me."]
+
+
+def test_it_answers_409_when_every_message_of_the_person_was_safety_flagged(alice_api, alice_self, fake_chat):
+    conversation = make_conversation(future_self=alice_self, messages=[("user", RISKY)])
+    _flag(conversation, RISKY)
+    response = alice_api.post(SUMMARIZE, {"conversation_id": str(conversation.pk)})
+    assert response.status_code == 409
+    assert response.json()["code"] == "empty"
+    assert fake_chat.calls == []
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.ACTIVE
+
+
 def test_a_provider_failure_is_a_retryable_503_and_the_conversation_stays_open(alice_api, talked, fake_chat):
     fake_chat.enqueue(ProviderUnavailable("down", provider="fake"))
     response = alice_api.post(SUMMARIZE, {"conversation_id": str(talked.pk)})
