@@ -142,21 +142,33 @@ async def test_reply_audio_is_sent_in_sentence_order_even_when_a_later_sentence_
 
 
 async def test_the_first_audio_leaves_before_the_llm_has_finished(alice, conversation, connect_as, paced_tts):
-    slow = FakeChat(chunk_delay=0.04)  # three sentences of five words: ~0.2 s each
-    slow.enqueue("I moved in the spring. The first winter was long. It was worth it in the end.")
+    # A slow model: three sentences, one second apart (each ends with its space, so it is complete
+    # the moment it arrives); the whole reply takes three seconds to write.
+    slow = FakeChat(chunk_delay=1.0)
+    slow.enqueue(["I moved in the spring. ", "The first winter was long. ", "It was worth it in the end."])
     paced_tts.chunks = 1
     with registry.use_providers(chat=slow):
         communicator = await connect_as(alice)
         await start_voice(communicator, conversation)
+        sent = time.perf_counter()
         await communicator.send_json_to({"type": "text", "text": "Tell me."})
         frames = await collect(communicator)
         await communicator.disconnect()
 
     first_audio = next(f for f in frames if f.kind == "audio")
-    last_delta = [f for f in frames if f.type == "reply.delta"][-1]
-    assert first_audio.at < last_delta.at - 0.2
+    deltas = [f for f in frames if f.type == "reply.delta"]
+    assert [d.value["text"] for d in deltas] == [
+        "I moved in the spring.",
+        " The first winter was long.",
+        " It was worth it in the end.",
+    ]
+    # The first sentence is spoken while the model is still writing the next two: its audio leaves
+    # about two seconds before the last sentence does, so most of a second is a safe margin.
+    assert first_audio.at - sent < 1.8
+    assert first_audio.at < deltas[1].at
+    assert first_audio.at < deltas[-1].at - 0.8
     timings = frames[-1].value["timings"]
-    assert timings["first_audio_ms"] < timings["llm_total_ms"]
+    assert timings["first_audio_ms"] < timings["llm_total_ms"] - 800
 
 
 async def test_without_pipelining_the_whole_reply_is_spoken_once_it_is_written(
