@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -103,6 +104,9 @@ async def _stream(
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     await fake.sleep_ms(fake.latency.llm_first_token_ms)
+    # Token k leaves at first token + k / rate by the clock, so the fake's own scheduling delays
+    # do not add up over a reply (they would count as the app's overhead in the voice benchmark).
+    first_token_at = asyncio.get_running_loop().time()
 
     def chunk(delta: dict[str, Any], finish: str | None, usage: dict[str, int] | None = None) -> bytes:
         data: dict[str, Any] = {
@@ -130,7 +134,7 @@ async def _stream(
             await fake.stall()
             return response
         if pause and index:
-            await fake.sleep_ms(1000 * pause)
+            await fake.sleep_ms(1000 * (first_token_at + index * pause - asyncio.get_running_loop().time()))
         await response.write(chunk({"content": token}, None))
     prompt_tokens = _count(body.get("messages", []))
     usage = {
