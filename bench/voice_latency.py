@@ -80,6 +80,7 @@ class Phase:
     conversations: int = 1
     memory_per_conversation: float | None = None
     fake_cpu: dict[str, float] = field(default_factory=dict)
+    server_cpu: float = 0.0
     client_lag_ms: float = 0.0
     wall_s: float = 0.0
 
@@ -152,6 +153,7 @@ async def run_phase(
     phase.conversations = len(people)
     rss_before = rss_bytes(daphne.pid)
     cpu_before = {f.name: cpu_seconds(f.pid) for f in fakes}
+    server_cpu_before = cpu_seconds(daphne.pid)
     started = time.perf_counter()
     go = asyncio.Event()
     connected = [asyncio.Event() for _ in people]
@@ -179,6 +181,7 @@ async def run_phase(
     phase.wall_s = time.perf_counter() - started
     phase.memory_per_conversation = (max(rss_connected, rss_bytes(daphne.pid)) - rss_before) / len(people)
     phase.fake_cpu = {f.name: (cpu_seconds(f.pid) - cpu_before[f.name]) / phase.wall_s for f in fakes}
+    phase.server_cpu = (cpu_seconds(daphne.pid) - server_cpu_before) / phase.wall_s
     phase.turns = [turn for result in results for turn in result]
     return phase
 
@@ -308,6 +311,7 @@ def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, arg
                 fmt(percentile(phase.timing("stt_ms"), 95)),
                 phase.errors,
                 "-" if phase.conversations == 1 else fmt((phase.memory_per_conversation or 0) / 1024, 0),
+                f"{phase.server_cpu * 100:.0f}%",
                 " / ".join(f"{v * 100:.0f}%" for v in phase.fake_cpu.values()),
                 fmt(phase.client_lag_ms),
             ]
@@ -326,6 +330,7 @@ def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, arg
                 "STT (server) p95 ms",
                 "errors",
                 "memory per conversation KiB",
+                "daphne CPU",
                 "fake CPU (Mistral / ElevenLabs)",
                 "client loop lag max ms",
             ],
@@ -483,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "errors": p.errors,
                                 "memory_per_conversation": p.memory_per_conversation,
                                 "fake_cpu": p.fake_cpu,
+                                "server_cpu": p.server_cpu,
                             }
                             for k, p in phases.items()
                         },
