@@ -58,7 +58,7 @@ from futureself.providers.base import (
 )
 from futureself.safety.checker import check_text
 from futureself.safety.output import check_output
-from futureself.safety.services import asafety_screen
+from futureself.safety.services import SafetyOutcome, asafety_screen
 
 logger = logging.getLogger(__name__)
 
@@ -443,9 +443,14 @@ class VoicePipeline:
         # limits (its answer is the static crisis message, which costs no provider call).
         await self.admit(limits=not check_text(text).flagged)
         state = await self.current_state()
-        message = await self.engine.add_user_message(self.conversation.pk, text, state=state)
+        screen = self._screen(text, input_mode="text")
+        try:
+            message = await self.engine.add_user_message(self.conversation.pk, text, state=state)
+        except BaseException:
+            screen.cancel()
+            raise
         expected = state.position_for_user_message
-        self._begin_turn(self._answer(message, expected, received_at, {}, input_mode="text"))
+        self._begin_turn(self._answer(message, expected, screen, received_at, {}))
 
     async def retry(self, received_at: float) -> None:
         self.ensure_idle()
@@ -551,29 +556,45 @@ class VoicePipeline:
             return
         await self.send_json({"type": "transcript", "text": text, "final": True})
         state = await self.current_state()
-        message = await self.engine.add_user_message(
-            self.conversation.pk,
-            text,
-            input_mode=Message.InputMode.VOICE,
-            audio_duration_ms=duration_ms or round(transcript.audio_seconds * 1000) or None,
-            state=state,
-        )
-        await self._answer(message, state.position_for_user_message, received_at, timings, input_mode="voice")
+        screen = self._screen(text, input_mode="voice")
+        try:
+            message = await self.engine.add_user_message(
+                self.conversation.pk,
+                text,
+                input_mode=Message.InputMode.VOICE,
+                audio_duration_ms=duration_ms or round(transcript.audio_seconds * 1000) or None,
+                state=state,
+            )
+        except BaseException:
+            screen.cancel()
+            raise
+        await self._answer(message, state.position_for_user_message, screen, received_at, timings)
 
     # -- safety, then the reply --
+
+    def _screen(self, text: str, *, input_mode: str) -> asyncio.Task[SafetyOutcome]:
+        """Start the safety screen of the person's words while they are being saved.
+
+        The two overlap because the screen cannot lose anything: its phrase check is local and
+        its moderation call fails open. Nothing answers the person (no LLM call, no reply)
+        before both the save and the verdict are in.
+        """
+        return asyncio.create_task(
+            asafety_screen(text=text, source="conversation", conversation=self.conversation, input_mode=input_mode)
+        )
 
     async def _answer(
         self,
         message: Message,
         expected_position: int | None,
+        screen: asyncio.Task[SafetyOutcome],
         received_at: float,
         timings: dict[str, Any],
-        *,
-        input_mode: str,
     ) -> None:
-        outcome = await asafety_screen(
-            text=message.text, source="conversation", conversation=self.conversation, input_mode=input_mode
-        )
+        try:
+            outcome = await screen
+        finally:
+            screen.cancel()  # a no-op once done; stops it when the turn is cancelled
         if outcome.flagged:
             await database_sync_to_async(services.message_flag_unsafe)(message_id=message.pk)
             await self._note_message(message, expected_position, in_prompt=False)
