@@ -132,6 +132,16 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     # A socket that never sends a valid ``start`` is closed, so idle unauthenticated sockets do not pile up.
     start_timeout_seconds = 30.0
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every handler, a trip to the
+        # database thread for each audio frame (ten a second while someone speaks). Every database
+        # call of this consumer goes through database_sync_to_async, which does that in its own
+        # thread, so frames skip it.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def connect(self) -> None:
         self.conversation: Conversation | None = None
         self.pipeline: VoicePipeline | None = None
