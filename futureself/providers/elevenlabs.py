@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from elevenlabs import AsyncElevenLabs
 from elevenlabs.core.api_error import ApiError
 from elevenlabs.realtime import scribe as sdk_scribe
@@ -28,6 +29,7 @@ from futureself.providers.base import (
     Voice,
 )
 from futureself.providers.resilience import (
+    KEEPALIVE_SECONDS,
     Deadlines,
     PerLoop,
     RetryPolicy,
@@ -122,7 +124,11 @@ class _ElevenLabsBase:
         self._clients: PerLoop[AsyncElevenLabs] = PerLoop(self._new_client)
 
     def _new_client(self) -> AsyncElevenLabs:
-        return AsyncElevenLabs(api_key=self.api_key, base_url=self.base_url, timeout=self.deadlines.stt)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_SECONDS)
+        http = httpx.AsyncClient(timeout=self.deadlines.stt, follow_redirects=True, limits=limits)
+        return AsyncElevenLabs(
+            api_key=self.api_key, base_url=self.base_url, timeout=self.deadlines.stt, httpx_client=http
+        )
 
     def client(self) -> AsyncElevenLabs:
         return self._clients.get()

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 from mistralai.client import Mistral, errors
 from mistralai.client import models as sdk_models
 from mistralai.client.utils import serializers as sdk_serializers
@@ -39,6 +40,7 @@ from futureself.providers.base import (
     Usage,
 )
 from futureself.providers.resilience import (
+    KEEPALIVE_SECONDS,
     Deadlines,
     PerLoop,
     RetryPolicy,
@@ -199,7 +201,11 @@ class _MistralBase:
         self.deadlines = deadlines or Deadlines()
         self.retry = retry or RetryPolicy()
         # No retry_config: the SDK must not retry, with_retries does.
-        self._clients: PerLoop[Mistral] = PerLoop(lambda: Mistral(api_key=self.api_key, server_url=self.server_url))
+        self._clients: PerLoop[Mistral] = PerLoop(self._new_client)
+
+    def _new_client(self) -> Mistral:
+        http = httpx2.AsyncClient(follow_redirects=True, limits=httpx2.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
+        return Mistral(api_key=self.api_key, server_url=self.server_url, async_client=http)
 
     def client(self) -> Mistral:
         return self._clients.get()

@@ -88,6 +88,11 @@ class Deadlines:
 
 # --- per-loop clients ------------------------------------------------------------
 
+# How long an idle connection to a vendor is kept for the next call. httpx keeps one 5 s,
+# shorter than the gap between two turns of a spoken conversation (the person listens to
+# the reply, then speaks): every turn opened new connections to each vendor.
+KEEPALIVE_SECONDS = 60.0
+
 
 class PerLoop[C]:
     """One SDK client per running event loop.
