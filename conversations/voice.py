@@ -64,6 +64,7 @@ logger = logging.getLogger(__name__)
 
 INPUT_AUDIO_FORMATS = {"pcm_s16le_16000": "audio/pcm;rate=16000", "webm_opus": "audio/webm"}
 PCM_BYTES_PER_SECOND = 32_000
+AUDIO_FRAME_BYTES = 64_000  # the most reply audio sent in one binary frame (2 s of PCM)
 STT_KEY_HINT = "set ELEVENLABS_API_KEY (with FUTURESELF_STT_PROVIDER=elevenlabs) to enable it"
 
 
@@ -737,23 +738,41 @@ class VoicePipeline:
             audio.put_nowait(_END)  # a second marker after a complete sentence is never read
 
     async def _forward_audio(self, run: ReplyRun) -> None:
-        """Send the reply's audio: sentence by sentence, each chunk as soon as it arrives."""
+        """Send the reply's audio: sentence by sentence, each chunk as soon as it arrives.
+
+        Chunks that queued up behind a slow send go out together in one frame (up to
+        ``AUDIO_FRAME_BYTES``): fewer, larger sends exactly when the loop is busy.
+        """
         while (audio := await run.sentences.get()) is not None:
-            while (chunk := await audio.get()) is not _END:
-                if isinstance(chunk, _Failure):
+            item = await audio.get()
+            while item is not _END:
+                if isinstance(item, _Failure):
                     if not run.tts_failed:
                         run.tts_failed = True
-                        await self.send_json(_tts_error(chunk.error, run.reply.message_id))
+                        await self.send_json(_tts_error(item.error, run.reply.message_id))
+                    item = await audio.get()
                     continue
-                if run.tts_failed:
-                    continue
-                if not run.audio_started:
-                    run.audio_started = True
-                    await self.send_json(
-                        {"type": "audio.start", "message_id": str(run.reply.message_id), "format": self.output_format}
-                    )
-                    run.timings["first_audio_ms"] = _ms(run.received_at, time.perf_counter())
-                await self.send_bytes(chunk)
+                pieces, size, item = [item], len(item), None
+                while size < AUDIO_FRAME_BYTES and not audio.empty():
+                    queued = audio.get_nowait()
+                    if not isinstance(queued, bytes):
+                        item = queued
+                        break
+                    pieces.append(queued)
+                    size += len(queued)
+                if not run.tts_failed:
+                    await self._send_audio(run, pieces[0] if len(pieces) == 1 else b"".join(pieces))
+                if item is None:
+                    item = await audio.get()
+
+    async def _send_audio(self, run: ReplyRun, data: bytes) -> None:
+        if not run.audio_started:
+            run.audio_started = True
+            await self.send_json(
+                {"type": "audio.start", "message_id": str(run.reply.message_id), "format": self.output_format}
+            )
+            run.timings["first_audio_ms"] = _ms(run.received_at, time.perf_counter())
+        await self.send_bytes(data)
 
     def _timings(self, run: ReplyRun) -> dict[str, Any]:
         timings = dict(run.timings)
