@@ -29,6 +29,7 @@ from futureself.providers.resilience import (
     RetryPolicy,
     describe,
     error_for_status,
+    tls_context,
     transport_error,
     with_retries,
     within,
@@ -88,7 +89,7 @@ class GeminiImage:
             # One attempt: with_retries owns retrying.
             retry_options=types.HttpRetryOptions(attempts=1),
             # Always httpx2, whether or not aiohttp happens to be installed.
-            httpx_async_client=httpx2.AsyncClient(timeout=self.deadlines.image),
+            httpx_async_client=httpx2.AsyncClient(timeout=self.deadlines.image, verify=tls_context(httpx2)),
         )
         return genai.Client(api_key=self.api_key, http_options=options)
 

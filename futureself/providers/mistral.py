@@ -47,6 +47,7 @@ from futureself.providers.resilience import (
     describe,
     error_for_status,
     iterate_with_deadlines,
+    tls_context,
     transport_error,
     with_retries,
     within,
@@ -204,7 +205,11 @@ class _MistralBase:
         self._clients: PerLoop[Mistral] = PerLoop(self._new_client)
 
     def _new_client(self) -> Mistral:
-        http = httpx2.AsyncClient(follow_redirects=True, limits=httpx2.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
+        http = httpx2.AsyncClient(
+            follow_redirects=True,
+            limits=httpx2.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+            verify=tls_context(httpx2),
+        )
         return Mistral(api_key=self.api_key, server_url=self.server_url, async_client=http)
 
     def client(self) -> Mistral:

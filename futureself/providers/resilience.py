@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import logging
 import random
+import ssl
 import time
+import types
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -92,6 +95,34 @@ class Deadlines:
 # shorter than the gap between two turns of a spoken conversation (the person listens to
 # the reply, then speaks): every turn opened new connections to each vendor.
 KEEPALIVE_SECONDS = 60.0
+
+
+@functools.cache
+def tls_context(http: types.ModuleType) -> ssl.SSLContext:
+    """One TLS context per HTTP library (``httpx`` or ``httpx2``) and process, for every SDK client.
+
+    Building one loads the whole CA bundle: 30-60 ms of CPU, which each new client paid, and a
+    client is made per event loop (so per call on the sync paths, which run each call on a loop
+    of its own through ``async_to_sync``).
+    """
+    return http.create_ssl_context()
+
+
+class RoundRobin[C]:
+    """Up to ``size`` clients taken in turn, each made when first needed."""
+
+    def __init__(self, factory: Callable[[], C], size: int) -> None:
+        self._factory = factory
+        self.size = max(1, size)
+        self._clients: list[C] = []
+        self._turn = 0
+
+    def next(self) -> C:
+        index = self._turn % self.size
+        self._turn += 1
+        if index == len(self._clients):
+            self._clients.append(self._factory())
+        return self._clients[index]
 
 
 class PerLoop[C]:

@@ -20,9 +20,11 @@ from futureself.providers.resilience import (
     Deadlines,
     PerLoop,
     RetryPolicy,
+    RoundRobin,
     error_for_status,
     iterate_with_deadlines,
     parse_retry_after,
+    tls_context,
     transport_error,
     with_retries,
     within,
@@ -223,6 +225,29 @@ def test_per_loop_builds_one_client_per_event_loop():
 
     assert first_a is first_b
     assert second_a is not first_a
+
+
+def test_round_robin_makes_clients_when_first_needed_and_takes_them_in_turn():
+    built = []
+    clients = RoundRobin(lambda: built.append(object()) or built[-1], 3)
+
+    assert clients.next() is built[0]
+    assert len(built) == 1  # the others are made only when their turn comes
+    taken = [clients.next() for _ in range(5)]
+
+    assert len(built) == 3
+    assert taken == [built[1], built[2], built[0], built[1], built[2]]
+
+
+def test_every_client_of_a_process_shares_one_verifying_tls_context():
+    import ssl
+
+    import httpx
+    import httpx2
+
+    assert tls_context(httpx) is tls_context(httpx)
+    assert tls_context(httpx2) is tls_context(httpx2)
+    assert tls_context(httpx2).verify_mode == ssl.CERT_REQUIRED
 
 
 def test_deadlines_and_policy_come_from_settings(settings):
