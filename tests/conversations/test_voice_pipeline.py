@@ -24,7 +24,7 @@ from tests.conversations.voice_helpers import (
     speak,
     start_voice,
 )
-from tests.fakes.providers import FakeChat, FakeTextToSpeech
+from tests.fakes.providers import FakeChat, FakeSpeechToText, FakeTextToSpeech
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -457,7 +457,8 @@ async def test_memory_stays_flat_over_200_spoken_turns(alice, conversation, conn
     chat = FakeChat()
     chat.enqueue(*[lambda request: "Summary so far." if request.task == "summary" else "Yes. Go on."] * 400)
     tts = PacedTTS(chunks=2)
-    with registry.use_providers(chat=chat, tts=tts):
+    stt = FakeSpeechToText()
+    with registry.use_providers(chat=chat, tts=tts, stt=stt):
         communicator = await connect_as(alice)
         await start_voice(communicator, conversation)
 
@@ -466,18 +467,26 @@ async def test_memory_stays_flat_over_200_spoken_turns(alice, conversation, conn
         async def turns(count: int) -> None:
             nonlocal served
             for index in range(count):
-                await communicator.send_json_to({"type": "text", "text": f"Question {index}?"})
+                # Every turn spoken: an utterance through the streaming transcriber, a spoken reply.
+                stt.enqueue(f"Question {index}?")
+                await speak(communicator)
                 frames = await collect(communicator)
+                assert events(frames)[0] == {"type": "transcript", "text": f"Question {index}?", "final": True}
                 assert b"".join(audio(frames)).count(b"|") == 4  # two sentences of two chunks
                 served += 1
-                chat.calls.clear()  # the fakes' own records of calls are not the app's memory
+                # The fakes' own records of calls are not the app's memory.
+                chat.calls.clear()
                 tts.calls.clear()
+                stt.calls.clear()
+                stt.streams.clear()
 
-        await turns(40)  # warm up caches, the ORM and the memory fold
-        gc.collect()
+        # Traced from the start, so what the first turns fill once (caches, the ORM, the memory
+        # fold, the regex engine) is in both snapshots: only what keeps growing counts.
         tracemalloc.start()
+        await turns(80)
+        gc.collect()
         before = tracemalloc.take_snapshot()
-        await turns(160)
+        await turns(120)
         gc.collect()
         after = tracemalloc.take_snapshot()
         tracemalloc.stop()
@@ -485,7 +494,7 @@ async def test_memory_stays_flat_over_200_spoken_turns(alice, conversation, conn
 
     ours = [tracemalloc.Filter(True, "*/conversations/*"), tracemalloc.Filter(True, "*/futureself/*")]
     growth = sum(s.size_diff for s in after.filter_traces(ours).compare_to(before.filter_traces(ours), "filename"))
-    assert growth < 64 * 1024, f"{growth} bytes kept by the app over 160 turns"
+    assert growth < 32 * 1024, f"{growth} bytes kept by the app over 120 turns"
     assert served == 200
 
 
