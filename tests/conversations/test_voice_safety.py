@@ -172,3 +172,31 @@ async def test_an_ordinary_utterance_past_the_limit_is_refused_after_its_transcr
     assert len(fake_stt.calls) == 1  # the honest cost: one transcription
     assert len(fake_chat.calls) == 1  # no model call for it
     assert await stored(conversation) == [("user", "One", False), ("future_self", "First answer.", False)]
+
+
+async def test_every_risky_utterance_of_the_test_set_the_check_flags_bypasses_the_persona(
+    alice, conversation, connect_as, fake_chat
+):
+    """The whole development set, typed on one socket: each flagged line is answered by the
+    safety event alone (recall itself is measured in docs/safety.md)."""
+    from pathlib import Path
+
+    from futureself.safety.checker import check_text
+    from futureself.safety.evaluation import load_utterances
+
+    risky_set = load_utterances(Path(__file__).parents[1] / "futureself" / "safety" / "risky.txt")
+    flagged = [u.text for u in risky_set if check_text(u.text).flagged]
+    assert len(flagged) >= 100
+    communicator = await connect_as(alice)
+    await start_voice(communicator, conversation, output_audio="none")
+    for text in flagged:
+        await communicator.send_json_to({"type": "text", "text": text})
+        event = await communicator.receive_json_from(3)
+        assert event["type"] == "safety", (text, event)
+    assert await communicator.receive_nothing(0.2)
+    await communicator.disconnect()
+
+    assert fake_chat.calls == []  # no line reached the persona
+    rows = await stored(conversation)
+    assert [text for _, text, _ in rows] == flagged
+    assert all(role == "user" and flagged_ for role, _, flagged_ in rows)
