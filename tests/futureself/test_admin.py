@@ -143,3 +143,28 @@ def test_staff_cannot_change_a_provider_call_by_posting(staff_client, provider_c
     assert response.status_code == 403
     provider_call.refresh_from_db()
     assert (provider_call.model, provider_call.latency_ms) == ("mistral-medium-latest", 0)
+
+
+def test_staff_see_each_sessions_provider_cost_and_latency(staff_client, alice):
+    from tests.builders import make_conversation
+
+    conversation = make_conversation(future_self=make_future_self(owner=alice))
+    interview = conversation.future_self.profile.interview
+    calls = [
+        {"interface": "chat", "task": "conversation", "input_tokens": 900, "output_tokens": 60, "latency_ms": 400},
+        {"interface": "tts", "task": "conversation", "characters": 120, "latency_ms": 200},
+        {"interface": "chat", "task": "conversation", "latency_ms": 3000, "outcome": ProviderCall.Outcome.ERROR},
+    ]
+    for call in calls:
+        ProviderCall.objects.create(provider="mistral", conversation=conversation, **call)
+    ProviderCall.objects.create(
+        provider="mistral", interface="chat", task="interview", input_tokens=50, output_tokens=5, interview=interview
+    )
+
+    page = staff_client.get(reverse("admin:conversations_conversation_change", args=[conversation.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "3 calls, 900 tokens in / 60 out, 120 TTS characters, mean latency 1200 ms, 1 failed" in text
+
+    page = staff_client.get(reverse("admin:interviews_interview_change", args=[interview.pk]))
+    assert "1 calls, 50 tokens in / 5 out" in page.content.decode()
