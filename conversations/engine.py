@@ -4,6 +4,8 @@
 
     user = await engine.add_user_message(conversation_id, text)   # saved before any provider call
     reply = await engine.start_reply(conversation_id, started_at=t0)
+    # A live connection passes the ``ConversationState`` it keeps (``state=``) to both, so
+    # the message is one insert and the prompt is built without reading the conversation back.
     async for event in reply.events():                            # ReplyStart, ReplyDelta..., ReplyEnd
         ...
 

@@ -10,8 +10,8 @@ frames; it sends the events back through the two callables it was given
 2. speech-to-text for an utterance: the audio is streamed to the realtime
    transcriber while the person speaks and committed on ``audio.end`` (the batch
    transcriber is the fallback when the realtime one fails);
-3. the person's words are saved, then screened (``asafety_screen``): a flagged
-   message is answered with the ``safety`` event and never reaches the persona;
+3. the person's words are saved while they are screened (``asafety_screen``): a
+   flagged message is answered with the ``safety`` event and never reaches the persona;
 4. the reply: the LLM stream is cut at sentence ends (``SentenceGate``); each
    sentence passes the output post-check (``check_output``), is sent as one
    ``reply.delta`` and, when speaking, goes straight to streaming TTS with its
@@ -24,8 +24,10 @@ stream at once, drops their queued audio, and only then sends ``reply.end``
 with ``interrupted: true``: nothing of that reply can follow it.
 
 Hot path: no ORM call while a reply streams (the reply is saved once at its end),
-no per-chunk logging, audio forwarded as soon as it arrives. State is per turn:
-the current utterance and the current reply, nothing kept afterwards.
+no per-chunk logging, audio forwarded as soon as it arrives. The conversation as the
+prompt needs it (``ConversationState``) is kept for the life of the socket and
+updated as messages are saved, so a turn reads nothing back; otherwise state is per
+turn: the current utterance and the current reply, nothing kept afterwards.
 """
 
 from __future__ import annotations
