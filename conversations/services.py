@@ -56,7 +56,9 @@ def _insert_at(position: int | None, **fields: Any) -> Message | None:
     if position is None:
         return None
     try:
-        with transaction.atomic():
+        if transaction.get_autocommit():  # one statement is atomic on its own: no BEGIN/COMMIT round trips
+            return Message.objects.create(position=position, **fields)
+        with transaction.atomic():  # inside a caller's transaction: a savepoint keeps it usable
             return Message.objects.create(position=position, **fields)
     except IntegrityError:
         return None
