@@ -39,6 +39,25 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _close_database_thread_connections(django_db_setup, django_db_blocker):
+    """Close the connections of the thread async code runs its queries in (asgiref's single
+    thread for ``database_sync_to_async``) before the test database is dropped: left open, they
+    kept PostgreSQL from dropping it ("being accessed by other users")."""
+    yield
+    import asyncio
+    import threading
+
+    from channels.db import database_sync_to_async
+    from django.db import connections
+
+    # On a thread of its own: the browser tests leave an event loop marked running on this one.
+    closer = threading.Thread(target=lambda: asyncio.run(database_sync_to_async(connections.close_all)()))
+    with django_db_blocker.unblock():
+        closer.start()
+        closer.join(timeout=30)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _no_network():
     socket.socket.connect = _guarded_connect
     yield
