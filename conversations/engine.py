@@ -104,6 +104,15 @@ class ConversationState:
         return sum(1 for t in self.turns if t.role == Message.Role.FUTURE_SELF) + self.summarized_through // 2
 
     @property
+    def awaiting_reply(self) -> bool:
+        """Whether the last message is the person's and still has no reply (a flagged one has its answer)."""
+        return (
+            bool(self.turns)
+            and self.turns[-1].role == Message.Role.USER
+            and self.turns[-1].position == (self.next_position - 1)
+        )
+
+    @property
     def position_for_user_message(self) -> int | None:
         """Where the person's next message goes without a lock, or None when the last message is
         theirs (a retry of it must be recognised, which needs the locked path)."""

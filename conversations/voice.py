@@ -457,11 +457,10 @@ class VoicePipeline:
 
     async def retry(self, received_at: float) -> None:
         self.ensure_idle()
-        await self.admit(limits=False)
-        if await self.engine.pending_user_message(self.conversation.pk) is None:
-            raise FrameError("nothing_to_retry", "Every message already has a reply.")
         await self.admit()
         self.state = await self.engine.load_state(self.conversation.pk)
+        if not self.state.awaiting_reply:
+            raise FrameError("nothing_to_retry", "Every message already has a reply.")
         self._begin_turn(self._reply(received_at, {}))
 
     # -- spoken turns --
