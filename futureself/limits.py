@@ -9,8 +9,8 @@ provider call, ``budget_charge`` after it with what it really used.
 Entry points:
 - ``@rate_limited("provider")`` on a ninja endpoint, ``@rate_limited_view("provider")`` on a Django/HTMX view;
 - ``rate_limit_request(request, "provider")`` inside a view;
-- ``await arate_limit_owner(owner=..., ip=..., scope="ws_turn")`` for a WebSocket turn,
-  with ``limit_error_event(exc)`` as the event to send back;
+- ``rate_limit_owner(owner=..., ip=..., scope="ws_turn")`` for a WebSocket turn (the socket calls it
+  through ``conversations.services.turn_admit``, with the budgets, in one trip);
 - ``budget_check`` / ``budget_charge`` and their async twins;
 - ``@provider_backed("generation")`` (ninja) and ``@provider_backed_view("generation")`` (Django/HTMX):
   the rate limit, then the LLM token budget checked before the view and charged after it
@@ -207,17 +207,6 @@ def rate_limited_view(scope: str) -> Callable:
         return wrapper
 
     return decorator
-
-
-def limit_error_event(exc: RateLimited | BudgetExceeded) -> dict[str, Any]:
-    """The WebSocket error event for a refused turn."""
-    return {
-        "type": "error",
-        "code": exc.code,
-        "detail": exc.detail,
-        "retryable": exc.retryable,
-        "retry_after": exc.retry_after,
-    }
 
 
 # --- daily budgets ------------------------------------------------------------------------------

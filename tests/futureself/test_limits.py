@@ -18,7 +18,6 @@ from futureself.limits import (
     budget_charge,
     budget_check,
     budget_used,
-    limit_error_event,
     rate_limit_owner,
     rate_limited,
     rate_limited_view,
@@ -85,16 +84,13 @@ def test_limits_can_be_switched_off(settings):
         rate_limit_owner(owner=ALICE, ip="10.0.0.1", scope="provider")
 
 
-async def test_websocket_turns_are_limited_and_get_an_error_event():
+async def test_websocket_turns_are_limited():
     await arate_limit_owner(owner=ALICE, ip="10.0.0.1", scope="ws_turn")
     await arate_limit_owner(owner=ALICE, ip="10.0.0.1", scope="ws_turn")
     with pytest.raises(RateLimited) as refused:
         await arate_limit_owner(owner=ALICE, ip="10.0.0.1", scope="ws_turn")
-    event = limit_error_event(refused.value)
-    assert event["type"] == "error"
-    assert event["code"] == "rate_limited"
-    assert event["retryable"] is True
-    assert event["retry_after"] >= 1
+    assert (refused.value.code, refused.value.retryable) == ("rate_limited", True)
+    assert refused.value.retry_after >= 1
 
 
 def test_a_decorated_view_answers_429_with_retry_after():
