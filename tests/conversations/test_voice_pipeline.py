@@ -12,6 +12,7 @@ from futureself.models import ProviderCall
 from futureself.providers import registry
 from futureself.providers.base import ProviderNotConfigured, ProviderUnavailable, Transcript
 from futureself.providers.elevenlabs import ElevenLabsSpeechToText, ElevenLabsTextToSpeech
+from futureself.providers.recording import flush_provider_calls
 from futureself.providers.resilience import Deadlines, RetryPolicy
 from tests.conversations.voice_helpers import (
     FRAME,
@@ -484,9 +485,13 @@ async def test_memory_stays_flat_over_200_spoken_turns(alice, conversation, conn
         # fold, the regex engine) is in both snapshots: only what keeps growing counts.
         tracemalloc.start()
         await turns(80)
+        # The provider calls recorded in the background are written in batches every 0.25 s: up
+        # to a batch of rows in flight would count as growth in one snapshot and not the other.
+        await flush_provider_calls()
         gc.collect()
         before = tracemalloc.take_snapshot()
         await turns(120)
+        await flush_provider_calls()
         gc.collect()
         after = tracemalloc.take_snapshot()
         tracemalloc.stop()
