@@ -445,15 +445,8 @@ class VoicePipeline:
         # A person in crisis is never refused: a message the phrase check flags skips the
         # limits (its answer is the static crisis message, which costs no provider call).
         await self.admit(limits=not check_text(text).flagged)
-        state = await self.current_state()
-        screen = self._screen(text, input_mode="text")
-        try:
-            message = await self.engine.add_user_message(self.conversation.pk, text, state=state)
-        except BaseException:
-            screen.cancel()
-            raise
-        expected = state.position_for_user_message
-        self._begin_turn(self._answer(message, expected, screen, received_at, {}))
+        saved = await self._save_while_screening(text, input_mode=Message.InputMode.TEXT)
+        self._begin_turn(self._answer(*saved, received_at, {}))
 
     async def retry(self, received_at: float) -> None:
         self.ensure_idle()
@@ -557,33 +550,37 @@ class VoicePipeline:
             await self._conclude(utterance.refusal.event())
             return
         await self.send_json({"type": "transcript", "text": text, "final": True})
+        saved = await self._save_while_screening(
+            text,
+            input_mode=Message.InputMode.VOICE,
+            audio_duration_ms=duration_ms or round(transcript.audio_seconds * 1000) or None,
+        )
+        await self._answer(*saved, received_at, timings)
+
+    # -- safety, then the reply --
+
+    async def _save_while_screening(
+        self, text: str, *, input_mode: str, audio_duration_ms: int | None = None
+    ) -> tuple[Message, int | None, asyncio.Task[SafetyOutcome]]:
+        """Save the person's words while the safety screen of them runs: the saved message, the
+        position this connection expected it at, and the screen still to be awaited.
+
+        The two overlap because the screen cannot lose anything: its phrase check is local and
+        its moderation call fails open. Nothing answers the person (no LLM call, no reply)
+        before both the save and the verdict are in (``_answer``).
+        """
         state = await self.current_state()
-        screen = self._screen(text, input_mode="voice")
+        screen = asyncio.create_task(
+            asafety_screen(text=text, source="conversation", conversation=self.conversation, input_mode=input_mode)
+        )
         try:
             message = await self.engine.add_user_message(
-                self.conversation.pk,
-                text,
-                input_mode=Message.InputMode.VOICE,
-                audio_duration_ms=duration_ms or round(transcript.audio_seconds * 1000) or None,
-                state=state,
+                self.conversation.pk, text, input_mode=input_mode, audio_duration_ms=audio_duration_ms, state=state
             )
         except BaseException:
             screen.cancel()
             raise
-        await self._answer(message, state.position_for_user_message, screen, received_at, timings)
-
-    # -- safety, then the reply --
-
-    def _screen(self, text: str, *, input_mode: str) -> asyncio.Task[SafetyOutcome]:
-        """Start the safety screen of the person's words while they are being saved.
-
-        The two overlap because the screen cannot lose anything: its phrase check is local and
-        its moderation call fails open. Nothing answers the person (no LLM call, no reply)
-        before both the save and the verdict are in.
-        """
-        return asyncio.create_task(
-            asafety_screen(text=text, source="conversation", conversation=self.conversation, input_mode=input_mode)
-        )
+        return message, state.position_for_user_message, screen
 
     async def _answer(
         self,
