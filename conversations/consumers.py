@@ -23,7 +23,7 @@ from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 
 from conversations import services
-from conversations.engine import ConversationEngine, ConversationState, load_state
+from conversations.engine import ConversationEngine, ConversationState, state_of
 from conversations.models import Conversation
 from conversations.selectors import conversation_get_for_owner
 from conversations.voice import (
@@ -285,7 +285,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     @staticmethod
     def _load(owner: Owner, conversation_id: uuid.UUID) -> tuple[Conversation, dict[str, Any], ConversationState]:
         conversation = conversation_get_for_owner(owner=owner, pk=conversation_id)
-        return conversation, _ready_payload(conversation), load_state(conversation.pk)
+        return conversation, _ready_payload(conversation), state_of(conversation)
 
     # -- turns --
 

@@ -158,7 +158,11 @@ def _profile_for_prompt(data: dict[str, Any]) -> dict[str, Any]:
 
 def load_state(conversation_id) -> ConversationState:
     """The conversation as the engine needs it: persona, summary and the turns not yet summarised (sync)."""
-    conversation = Conversation.objects.select_related("future_self__profile").get(pk=conversation_id)
+    return state_of(Conversation.objects.select_related("future_self__profile").get(pk=conversation_id))
+
+
+def state_of(conversation: Conversation) -> ConversationState:
+    """``load_state`` for a conversation already read with its future self and profile (sync)."""
     future_self = conversation.future_self
     messages = list(
         conversation.messages.filter(position__gte=conversation.summarized_through)
