@@ -42,6 +42,7 @@ from futureself.providers.resilience import (
     with_retries,
     within,
 )
+from futureself.providers.transport import http_transport
 
 
 def _connect_without_compression(url: str, **kwargs: Any) -> Any:
@@ -135,7 +136,10 @@ class _ElevenLabsBase:
     def _new_client(self) -> AsyncElevenLabs:
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_SECONDS)
         http = httpx.AsyncClient(
-            timeout=self.deadlines.stt, follow_redirects=True, limits=limits, verify=tls_context(httpx)
+            timeout=self.deadlines.stt,
+            follow_redirects=True,
+            verify=tls_context(httpx),
+            transport=http_transport(httpx, limits=limits),
         )
         return AsyncElevenLabs(
             api_key=self.api_key, base_url=self.base_url, timeout=self.deadlines.stt, httpx_client=http

@@ -34,6 +34,7 @@ from futureself.providers.resilience import (
     with_retries,
     within,
 )
+from futureself.providers.transport import http_transport
 
 PROVIDER = "gemini"
 KEY_SETTING = "GEMINI_API_KEY"
@@ -89,7 +90,9 @@ class GeminiImage:
             # One attempt: with_retries owns retrying.
             retry_options=types.HttpRetryOptions(attempts=1),
             # Always httpx2, whether or not aiohttp happens to be installed.
-            httpx_async_client=httpx2.AsyncClient(timeout=self.deadlines.image, verify=tls_context(httpx2)),
+            httpx_async_client=httpx2.AsyncClient(
+                timeout=self.deadlines.image, verify=tls_context(httpx2), transport=http_transport(httpx2)
+            ),
         )
         return genai.Client(api_key=self.api_key, http_options=options)
 

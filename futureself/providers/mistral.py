@@ -52,6 +52,7 @@ from futureself.providers.resilience import (
     with_retries,
     within,
 )
+from futureself.providers.transport import http_transport
 
 PROVIDER = "mistral"
 KEY_SETTING = "MISTRAL_API_KEY"
@@ -207,8 +208,8 @@ class _MistralBase:
     def _new_client(self) -> Mistral:
         http = httpx2.AsyncClient(
             follow_redirects=True,
-            limits=httpx2.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
             verify=tls_context(httpx2),
+            transport=http_transport(httpx2, limits=httpx2.Limits(keepalive_expiry=KEEPALIVE_SECONDS)),
         )
         return Mistral(api_key=self.api_key, server_url=self.server_url, async_client=http)
 
