@@ -153,14 +153,15 @@ async def tts_stream(request: web.Request, fake: VendorFake) -> web.StreamRespon
     await fake.sleep_ms(fake.latency.tts_first_audio_ms)
     per_second = samples.bytes_per_second(output_format)
     chunk_size = max(1024, int(per_second / 10))  # about 100 ms of audio per chunk
+    # Real time by the clock from the first chunk: the fake's scheduling delays do not add up.
+    first_chunk_at = asyncio.get_running_loop().time()
     for index, start in enumerate(range(0, len(audio), chunk_size)):
         if isinstance(reply, Stall) and index >= reply.after:
             await fake.stall()
             return response
-        chunk = audio[start : start + chunk_size]
-        await response.write(chunk)
-        if fake.latency.tts_realtime:
-            await asyncio.sleep(len(chunk) / per_second)
+        if fake.latency.tts_realtime and index:
+            await fake.pace_until(first_chunk_at + start / per_second)
+        await response.write(audio[start : start + chunk_size])
     await response.write_eof()
     return response
 
@@ -181,7 +182,10 @@ async def tts_stream_with_timestamps(request: web.Request, fake: VendorFake) -> 
     await fake.sleep_ms(fake.latency.tts_first_audio_ms)
     per_second = samples.bytes_per_second(output_format)
     chunk_size = max(1024, int(per_second / 10))
+    first_chunk_at = asyncio.get_running_loop().time()
     for index, start in enumerate(range(0, len(audio), chunk_size)):
+        if fake.latency.tts_realtime and index:
+            await fake.pace_until(first_chunk_at + start / per_second)
         chunk = audio[start : start + chunk_size]
         alignment = None
         if index == 0 and text:
@@ -194,8 +198,6 @@ async def tts_stream_with_timestamps(request: web.Request, fake: VendorFake) -> 
             }
         line = {"audio_base64": base64.b64encode(chunk).decode(), "alignment": alignment, "normalized_alignment": None}
         await response.write(json.dumps(line).encode() + b"\n")
-        if fake.latency.tts_realtime:
-            await asyncio.sleep(len(chunk) / per_second)
     await response.write_eof()
     return response
 

@@ -134,7 +134,7 @@ async def _stream(
             await fake.stall()
             return response
         if pause and index:
-            await fake.sleep_ms(1000 * (first_token_at + index * pause - asyncio.get_running_loop().time()))
+            await fake.pace_until(first_token_at + index * pause)
         await response.write(chunk({"content": token}, None))
     prompt_tokens = _count(body.get("messages", []))
     usage = {

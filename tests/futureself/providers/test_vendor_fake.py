@@ -133,3 +133,30 @@ async def test_tts_with_timestamps_sends_the_same_audio_as_json_lines(vendor_fak
     assert lines[0]["alignment"]["characters"] == list("Hello there.")
     assert elapsed >= 0.1
     assert vendor_fake.last("elevenlabs.tts").json["text"] == "Hello there."
+
+
+async def test_a_latency_wait_never_ends_early_and_keeps_serving_others_while_it_waits():
+    """The bench counts every millisecond past the fake's latency as the app's: the wait's last
+    stretch yields to the loop until the deadline instead of sleeping past it."""
+    import asyncio
+
+    from tests.vendor_fakes.server import PRECISE_MARGIN_MS, VendorFake
+
+    loop = asyncio.get_running_loop()
+    ticks = 0
+
+    async def other_requests():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_requests())
+    try:
+        for ms in (0.5, PRECISE_MARGIN_MS + 3, 40):
+            started, before = loop.time(), ticks
+            await VendorFake().sleep_ms(ms)
+            assert loop.time() - started >= ms / 1000
+            assert ticks > before  # the loop ran other tasks during the wait, even in its spin
+    finally:
+        other.cancel()
