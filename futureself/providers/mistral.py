@@ -124,6 +124,31 @@ def _cache_sdk_type_hints() -> None:
 _cache_sdk_type_hints()
 
 
+def _run_sdk_hooks_inline() -> None:
+    """Make the SDK run its request hooks on the event loop, as its sync client does.
+
+    ``mistralai``'s async client hands its hooks to ``asyncio.to_thread`` before and after every
+    request: two trips through a worker thread for what is in-memory header and tracing work
+    (the one hook that can read a file, the service-account token, reads nothing when an API key
+    is passed, as ours always is). On these machines each trip costs 0.3-1 ms of latency before a
+    moderation verdict or a first token, and under load the trips queue for the default executor's
+    few threads. ``_MistralBase`` always passes an API key, so running them inline is safe here.
+    """
+    from mistralai.client import basesdk
+
+    if getattr(basesdk.run_sync_in_thread, "futureself_inline", False):
+        return
+
+    async def run_inline(func: Any, *args: Any) -> Any:
+        return func(*args)
+
+    run_inline.futureself_inline = True  # type: ignore[attr-defined]
+    basesdk.run_sync_in_thread = run_inline
+
+
+_run_sdk_hooks_inline()
+
+
 def map_error(exc: BaseException) -> ProviderError:
     """Any failure of the Mistral SDK or its transport, as a ProviderError."""
     if isinstance(exc, ProviderError):

@@ -87,6 +87,34 @@ async def test_stream_yields_text_deltas_then_usage_and_model(vendor_fake):
     assert vendor_fake.last("mistral.chat").json["stream"] is True
 
 
+async def test_the_sdks_request_hooks_run_on_the_event_loop_not_in_a_worker_thread(vendor_fake):
+    """Each trip to a worker thread cost up to a millisecond before a first token (see
+    ``_run_sdk_hooks_inline``); the SDK's own user-agent hook still runs."""
+    import threading
+
+    adapter = chat(vendor_fake)
+    threads = []
+
+    class Recorder:
+        def before_request(self, hook_ctx, request):
+            threads.append(threading.get_ident())
+            return request
+
+        def after_success(self, hook_ctx, response):
+            threads.append(threading.get_ident())
+            return response
+
+    hooks = adapter.client().sdk_configuration.__dict__["_hooks"]
+    hooks.register_before_request_hook(Recorder())
+    hooks.register_after_success_hook(Recorder())
+
+    deltas = [d async for d in adapter.stream(request())]
+
+    assert deltas
+    assert threads == [threading.get_ident()] * 2
+    assert vendor_fake.last("mistral.chat").headers["User-Agent"].startswith("mistral-client-python/")
+
+
 async def test_parse_sends_the_json_schema_and_returns_a_validated_instance(vendor_fake):
     vendor_fake.script("mistral.chat", {"title": "Lisbon", "steps": ["learn Portuguese"], "years": 5})
 
