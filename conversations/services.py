@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from conversations.models import Conversation, Debrief, Message
 from futureself.errors import Conflict
-from futureself.limits import budget_check, budget_remaining, rate_limit_owner
+from futureself.limits import turn_counters
 from futureself.ownership import Owner
 from futureself.providers.base import ChatProvider
 from futureself.providers.recording import provider_call_scope
@@ -125,10 +125,7 @@ def turn_admit(*, conversation_id, owner: Owner, ip: str | None, limits: bool = 
     status = Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True).get()
     if status == Conversation.Status.ENDED:
         return Admission(open=False, tts_remaining=None)
-    if limits:
-        rate_limit_owner(owner=owner, ip=ip, scope="ws_turn")
-        budget_check(owner=owner, kind="llm_tokens")
-    return Admission(open=True, tts_remaining=budget_remaining(owner=owner, kind="tts_characters"))
+    return Admission(open=True, tts_remaining=turn_counters(owner=owner, ip=ip, scope="ws_turn", limits=limits))
 
 
 def message_flag_unsafe(*, message_id: uuid.UUID) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db.models import F, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -84,6 +85,16 @@ def _counter_cache() -> BaseCache:
     if shared is None:
         shared = _shared_caches[key] = caches.create_connection("default")
     return shared
+
+
+def _redis_counters() -> tuple[Any, Any] | None:
+    """The counters' cache and its redis-py client when the cache is Django's Redis backend (whose
+    integers are stored as plain Redis integers, so ``INCR`` and ``cache.get`` agree); else None,
+    and the counters go through the cache API one call at a time."""
+    cache = _counter_cache()
+    if not isinstance(cache, RedisCache):
+        return None
+    return cache, cache._cache.get_client(write=True)
 
 
 def owner_key(owner: Owner) -> str | None:
@@ -277,15 +288,75 @@ async def abudget_charge(*, owner: Owner, kind: str, amount: int) -> int:
     return await sync_to_async(budget_charge, thread_sensitive=False)(owner=owner, kind=kind, amount=amount)
 
 
+def budget_charge_all(*, owner: Owner, amounts: dict[str, int], now: datetime | None = None) -> None:
+    """Charge several budgets (what a spoken reply used, say): one round trip on Redis."""
+    person = owner_key(owner)
+    charges = {kind: amount for kind, amount in amounts.items() if amount > 0}
+    if person is None or not charges:
+        return
+    now = now or datetime.now(UTC)
+    redis = _redis_counters()
+    if redis is None:
+        for kind, amount in charges.items():
+            budget_charge(owner=owner, kind=kind, amount=amount, now=now)
+        return
+    cache, client = redis
+    ttl = _seconds_to_midnight(now) + 3600
+    pipe = client.pipeline(transaction=False)
+    for kind, amount in charges.items():
+        key = cache.make_and_validate_key(_budget_key(kind, person, now))
+        pipe.set(key, 0, ex=ttl, nx=True)
+        pipe.incrby(key, amount)
+    pipe.execute()
+
+
 async def abudget_charge_all(*, owner: Owner, amounts: dict[str, int]) -> None:
-    """Charge several budgets in one trip to the cache (what a spoken reply used, say)."""
-
-    def charge() -> None:
-        for kind, amount in amounts.items():
-            budget_charge(owner=owner, kind=kind, amount=amount)
-
+    """``budget_charge_all`` for async code."""
     if any(amount > 0 for amount in amounts.values()):
-        await sync_to_async(charge, thread_sensitive=False)()
+        await sync_to_async(budget_charge_all, thread_sensitive=False)(owner=owner, amounts=amounts)
+
+
+def turn_counters(*, owner: Owner, ip: str | None, scope: str, limits: bool = True) -> int | None:
+    """What a live turn checks first, in one round trip on Redis: with ``limits``, count the turn
+    against the ``scope`` rate limits (``rate_limit_owner``) and check today's LLM budget
+    (``budget_check``); return the voice characters left today (``budget_remaining``, None: unlimited).
+    Raises ``RateLimited`` or ``BudgetExceeded`` as those do, in that order."""
+    redis = _redis_counters()
+    if redis is None:
+        if limits:
+            rate_limit_owner(owner=owner, ip=ip, scope=scope)
+            budget_check(owner=owner, kind="llm_tokens")
+        return budget_remaining(owner=owner, kind="tts_characters")
+    cache, client = redis
+    now_ts = time.time()
+    now = datetime.fromtimestamp(now_ts, UTC)
+    person = owner_key(owner)
+    hits: list[tuple[int, int, int]] = []  # (limit, window, slot) per counted key, in checking order
+    pipe = client.pipeline(transaction=False)
+    if limits:
+        for kind, who in ((f"{scope}_user", person), (f"{scope}_ip", _ip_key(ip) if ip else None)):
+            limit = _limit_for(kind)
+            if who and limit:
+                slot = int(now_ts // limit[1])
+                key = cache.make_and_validate_key(f"rl:{kind}:{who}:{slot}")
+                pipe.set(key, 0, ex=limit[1] + 1, nx=True)
+                pipe.incr(key)
+                hits.append((limit[0], limit[1], slot))
+    budgets = ["llm_tokens", "tts_characters"] if limits else ["tts_characters"]
+    budgets = [kind for kind in budgets if settings.DAILY_BUDGETS.get(kind, 0) > 0 and person is not None]
+    for kind in budgets:
+        pipe.get(cache.make_and_validate_key(_budget_key(kind, person, now)))
+    results = pipe.execute()
+    counts, used = results[1 : 2 * len(hits) : 2], dict(zip(budgets, results[2 * len(hits) :], strict=True))
+    for (limit, window, slot), count in zip(hits, counts, strict=True):
+        if count > limit:
+            raise RateLimited(retry_after=math.ceil((slot + 1) * window - now_ts))
+    spent = {kind: int(value or 0) for kind, value in used.items()}
+    if "llm_tokens" in spent and spent["llm_tokens"] >= settings.DAILY_BUDGETS["llm_tokens"]:
+        raise BudgetExceeded("llm_tokens", retry_after=_seconds_to_midnight(now))
+    if "tts_characters" not in spent:
+        return None
+    return max(0, settings.DAILY_BUDGETS["tts_characters"] - spent["tts_characters"])
 
 
 # --- provider-backed endpoints: rate limit + LLM budget ------------------------------------------
