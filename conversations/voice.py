@@ -67,6 +67,15 @@ logger = logging.getLogger(__name__)
 INPUT_AUDIO_FORMATS = {"pcm_s16le_16000": "audio/pcm;rate=16000", "webm_opus": "audio/webm"}
 PCM_BYTES_PER_SECOND = 32_000
 AUDIO_FRAME_BYTES = 64_000  # the most reply audio sent in one binary frame (2 s of PCM)
+# The first sentence of a reply is synthesised the moment it is complete. The sentences after it
+# are grouped: each TTS request takes everything complete by the time the audio already requested
+# (estimated from its text at SPEECH_CHARS_PER_SECOND, faster than people speak, so the estimate
+# errs short) is due to run out within SPEECH_LEAD_SECONDS, or by the end of the reply. A
+# three-sentence reply is two requests, not three: fewer calls to the vendor (its concurrency
+# limits, its per-request cost, our per-request CPU) and longer text for its prosody.
+SPEECH_CHARS_PER_SECOND = 20.0
+SPEECH_LEAD_SECONDS = 0.5
+SPEECH_GROUP_MAX_CHARS = 400
 STT_KEY_HINT = "set ELEVENLABS_API_KEY (with FUTURESELF_STT_PROVIDER=elevenlabs) to enable it"
 
 
@@ -289,8 +298,14 @@ class ReplyRun:
         self.tts_failed = False
         self.tts_started_at: float | None = None
         self.tts_characters = 0
-        # One queue per sentence, in sentence order; each holds that sentence's audio chunks.
+        # One queue per TTS request (a sentence or a group), in order; each holds its audio chunks.
         self.sentences: asyncio.Queue[asyncio.Queue | None] = asyncio.Queue()
+        # Sentences waiting to be synthesised together (see SPEECH_CHARS_PER_SECOND).
+        self.speech_pending: list[str] = []
+        self.speech_previous = ""
+        self.speech_requested_at: float | None = None
+        self.speech_chars = 0
+        self.speech_timer: asyncio.TimerHandle | None = None
 
     @property
     def text(self) -> str:
@@ -649,6 +664,7 @@ class VoicePipeline:
                         await self._emit(run, piece, gate.pending, slots, children)
             for piece in gate.flush():
                 await self._emit(run, piece, "", slots, children)
+            self._flush_speech(run, slots, children)
             if self.speaking and not self.pipelined_tts and run.text:
                 self._speak(run, run.text, slots, children, previous="", following="")
             if forwarder is not None:
@@ -656,6 +672,8 @@ class VoicePipeline:
                 await forwarder
         finally:
             # Reached early only by a failure or a barge-in: stop every TTS stream and drop their audio.
+            if run.speech_timer is not None:
+                run.speech_timer.cancel()
             for task in children:
                 task.cancel()
             if children:
@@ -674,7 +692,47 @@ class VoicePipeline:
         run.shown.append(piece)
         await self.send_json({"type": "reply.delta", "text": piece})
         if self.speaking and self.pipelined_tts and not run.tts_failed:
-            self._speak(run, sentence, slots, children, previous=previous[-400:], following=following.strip())
+            self._queue_speech(run, sentence, slots, children, previous=previous[-400:], following=following.strip())
+
+    def _queue_speech(
+        self,
+        run: ReplyRun,
+        sentence: str,
+        slots: asyncio.Semaphore,
+        children: set[asyncio.Task],
+        *,
+        previous: str,
+        following: str,
+    ) -> None:
+        """Synthesise the reply's first sentence now; group the later ones (SPEECH_CHARS_PER_SECOND)."""
+        loop = asyncio.get_running_loop()
+        if run.speech_requested_at is None:
+            run.speech_requested_at = loop.time()
+            run.speech_chars = len(sentence)
+            self._speak(run, sentence, slots, children, previous=previous, following=following)
+            return
+        if not run.speech_pending:
+            run.speech_previous = previous
+        run.speech_pending.append(sentence)
+        due = run.speech_requested_at + run.speech_chars / SPEECH_CHARS_PER_SECOND - SPEECH_LEAD_SECONDS
+        if loop.time() >= due or sum(len(s) + 1 for s in run.speech_pending) > SPEECH_GROUP_MAX_CHARS:
+            self._flush_speech(run, slots, children, following=following)
+        elif run.speech_timer is None:
+            run.speech_timer = loop.call_at(due, self._flush_speech, run, slots, children)
+
+    def _flush_speech(
+        self, run: ReplyRun, slots: asyncio.Semaphore, children: set[asyncio.Task], following: str = ""
+    ) -> None:
+        """Send the grouped sentences to synthesis in one request."""
+        if run.speech_timer is not None:
+            run.speech_timer.cancel()
+            run.speech_timer = None
+        pending, run.speech_pending = run.speech_pending, []
+        if not pending or run.tts_failed:
+            return
+        text = " ".join(pending)
+        run.speech_chars += len(text)
+        self._speak(run, text, slots, children, previous=run.speech_previous, following=following)
 
     def _speak(
         self,

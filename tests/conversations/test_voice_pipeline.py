@@ -7,6 +7,7 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
+from conversations import voice
 from conversations.models import Message
 from futureself.models import ProviderCall
 from futureself.providers import registry
@@ -90,8 +91,9 @@ async def test_an_audio_turn_goes_through_realtime_stt_and_comes_back_spoken(
     user, reply = await messages_of(conversation)
     assert (user.text, user.input_mode, user.audio_duration_ms) == ("Should I call my sister more?", "voice", 500)
     assert reply.timings == end["timings"]
-    # Two sentences are synthesised at once, so their requests may reach the vendor in either order;
-    # the audio itself goes out in sentence order (test_reply_audio_is_sent_in_sentence_order_...).
+    # "Yes." is too short to hide a second request behind, so the next sentence is its own request
+    # at once; the two run together and may reach the vendor in either order (the audio still goes
+    # out in sentence order: test_reply_audio_is_sent_in_sentence_order_...).
     assert sorted(c.json["text"] for c in vendor_fake.received("elevenlabs.tts")) == ["Call her on Sundays.", "Yes."]
 
 
@@ -121,7 +123,8 @@ async def test_when_realtime_stt_fails_the_batch_transcriber_answers(
 async def test_reply_audio_is_sent_in_sentence_order_even_when_a_later_sentence_is_faster(
     alice, conversation, connect_as, fake_chat, paced_tts
 ):
-    paced_tts.delays = {"I moved in the spring.": 0.05, "The first winter was long.": 0.0}
+    rest = "The first winter was long. It was worth it."
+    paced_tts.delays = {"I moved in the spring.": 0.05, rest: 0.0}
     fake_chat.enqueue(THREE_SENTENCES)
     communicator = await connect_as(alice)
     await start_voice(communicator, conversation)
@@ -129,21 +132,49 @@ async def test_reply_audio_is_sent_in_sentence_order_even_when_a_later_sentence_
     frames = await collect(communicator)
     await communicator.disconnect()
 
-    sentences = ["I moved in the spring.", "The first winter was long.", "It was worth it."]
-    chunks = [f"{s}|{i}".encode() for s in sentences for i in range(3)]
+    # The first sentence is synthesised alone, at once; the two after it, written while it was
+    # still being synthesised, go to the TTS together (SPEECH_CHARS_PER_SECOND).
+    requests = ["I moved in the spring.", rest]
+    assert [c["text"] for c in paced_tts.calls] == requests
+    chunks = [f"{s}|{i}".encode() for s in requests for i in range(3)]
     assert b"".join(audio(frames)) == b"".join(chunks)
-    # The first sentence's chunks come 50 ms apart and go out one by one; the others were all
-    # synthesised while it played, so each goes out in one frame.
-    assert audio(frames) == [*chunks[:3], b"".join(chunks[3:6]), b"".join(chunks[6:])]
+    # The first sentence's chunks come 50 ms apart and go out one by one; the rest was all
+    # synthesised while it played, so it goes out in one frame.
+    assert audio(frames) == [*chunks[:3], b"".join(chunks[3:])]
     deltas = [e["text"] for e in events(frames) if e["type"] == "reply.delta"]
     assert deltas == ["I moved in the spring.", " The first winter was long.", " It was worth it."]
-    # Each sentence is spoken with the text around it, and the second was synthesised while the first streamed.
-    # Two sentences are synthesised at once, so their calls may start in either order: look them up by text.
-    first, second = (next(c for c in paced_tts.calls if c["text"] == s) for s in sentences[:2])
+    # The rest is spoken with the text before it, and was synthesised while the first sentence streamed.
+    first, second = paced_tts.calls
     assert second["previous_text"] == "I moved in the spring."
     assert second["started"] < first["ended"]
     [audio_start] = [e for e in events(frames) if e["type"] == "audio.start"]
     assert audio_start["message_id"] == frames[-1].value["message_id"]
+
+
+async def test_a_sentence_waiting_to_be_grouped_is_sent_before_the_audio_ahead_runs_out(
+    alice, conversation, connect_as, paced_tts
+):
+    # A slow model, a sentence a second. The first (44 characters, about two seconds of speech)
+    # is spoken at once; the second waits to be grouped, but not past the moment the first
+    # one's audio is due to run out, even though the third has not been written by then.
+    first, second, third = "I moved to Lyon in the spring of that year.", "It rained.", "Then summer came."
+    slow = FakeChat(chunk_delay=1.0)
+    slow.enqueue([f"{first} ", f"{second} ", third])
+    paced_tts.chunks = 1
+    with registry.use_providers(chat=slow):
+        communicator = await connect_as(alice)
+        await start_voice(communicator, conversation)
+        await communicator.send_json_to({"type": "text", "text": "Tell me."})
+        frames = await collect(communicator)
+        await communicator.disconnect()
+
+    assert [c["text"] for c in paced_tts.calls] == [first, second, third]
+    third_written = next(f.at for f in frames if f.type == "reply.delta" and third in f.value["text"])
+    first_call, second_call, _ = paced_tts.calls
+    assert second_call["started"] < third_written
+    due = first_call["started"] + len(first) / voice.SPEECH_CHARS_PER_SECOND - voice.SPEECH_LEAD_SECONDS
+    assert second_call["started"] == pytest.approx(due, abs=0.15)
+    assert frames[-1].value["text"] == f"{first} {second} {third}"
 
 
 async def test_the_first_audio_leaves_before_the_llm_has_finished(alice, conversation, connect_as, paced_tts):
