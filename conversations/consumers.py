@@ -9,15 +9,18 @@ checks ownership through the selector, and hands each turn to
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
@@ -207,10 +210,24 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         return message
 
     async def send_json(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(payload, default=str))
+        await self._send_frame({"type": "websocket.send", "text": json.dumps(payload, default=str)})
 
     async def send_audio(self, chunk: bytes) -> None:
-        await self.send(bytes_data=chunk)
+        await self._send_frame({"type": "websocket.send", "bytes": chunk})
+
+    @functools.cached_property
+    def _send_frame(self) -> Callable[[dict[str, Any]], Awaitable[None]]:
+        """Where frames go: past Channels' session middleware when it wraps this consumer.
+
+        It wraps every send to save the session with an HTTP response; it never saves on a
+        WebSocket frame, yet each frame paid its checks through the lazy session object (about
+        1.5% of daphne's CPU at 100 spoken conversations, ten audio frames a second each). The
+        accept and the close still go through it.
+        """
+        wrapper = getattr(self.base_send, "__self__", None)
+        if isinstance(wrapper, InstanceSessionWrapper):
+            return wrapper.real_send
+        return self.base_send
 
     # -- start --
 

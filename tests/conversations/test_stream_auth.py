@@ -28,6 +28,30 @@ async def test_a_bearer_token_in_the_handshake_authenticates_a_client_without_or
     await communicator.disconnect()
 
 
+async def test_frames_skip_the_session_middleware_but_the_handshake_goes_through_it(
+    alice_token, conversation, monkeypatch
+):
+    from channels.sessions import InstanceSessionWrapper
+
+    seen = []
+    original = InstanceSessionWrapper.send
+
+    async def counting_send(self, message):
+        seen.append(message["type"])
+        await original(self, message)
+
+    monkeypatch.setattr(InstanceSessionWrapper, "send", counting_send)
+    communicator, connected = await open_socket(conversation, [(b"authorization", f"Bearer {alice_token}".encode())])
+    assert connected
+    await communicator.send_json_to({"type": "start"})
+    assert (await communicator.receive_json_from(3))["type"] == "ready"
+    await communicator.send_json_to({"type": "text", "text": "Hello?"})
+    assert (await communicator.receive_json_from(5))["type"] == "reply.start"
+    await communicator.disconnect()
+
+    assert seen == ["websocket.accept"]
+
+
 async def test_another_users_token_in_the_handshake_gets_4404(bob_token, conversation):
     communicator, connected = await open_socket(conversation, [(b"authorization", f"Bearer {bob_token}".encode())])
     assert connected
