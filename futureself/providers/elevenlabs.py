@@ -289,6 +289,9 @@ class ElevenLabsSpeechStream:
                 while True:
                     kind, data = await self._events.get()
                     if kind == "committed":
+                        # The transcript is what the person waits for: the close handshake (a
+                        # round trip to ElevenLabs) happens after it, not before.
+                        self._close_in_background()
                         return Transcript(
                             text=(data.get("text") or "").strip(),
                             language=data.get("language_code") or self.language,
@@ -335,6 +338,22 @@ class ElevenLabsSpeechStream:
         self._closed = True
         with contextlib.suppress(Exception):
             await self.connection.close()
+
+    def _close_in_background(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        task = asyncio.create_task(self._close_quietly())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    async def _close_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.connection.close()
+
+
+# Realtime sessions closing after their transcript (kept so the tasks are not collected early).
+_closing: set[asyncio.Task] = set()
 
 
 # --- text-to-speech -------------------------------------------------------------

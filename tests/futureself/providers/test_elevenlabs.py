@@ -149,6 +149,32 @@ async def test_a_realtime_stream_sends_pcm_and_returns_the_committed_transcript(
     assert session.ws_messages[-1]["commit"] is True
 
 
+async def test_the_transcript_does_not_wait_for_the_sessions_close_handshake(vendor_fake):
+    import asyncio
+
+    vendor_fake.script("elevenlabs.realtime", "Maybe.")
+    stream = await stt(vendor_fake).open_stream(sample_rate=16000)
+    await stream.send(HALF_SECOND_OF_PCM)
+    handshake_done = asyncio.Event()
+    closed = []
+    close = stream.connection.close
+
+    async def slow_close(*args, **kwargs):
+        closed.append("started")
+        await handshake_done.wait()  # a vendor slow to acknowledge the close
+        await close(*args, **kwargs)
+
+    stream.connection.close = slow_close
+    async with asyncio.timeout(5):  # waiting for the handshake would hang here
+        transcript = await stream.finish()
+        await stream.aclose()  # what the caller does next returns at once too
+
+    assert transcript.text == "Maybe."
+    await asyncio.sleep(0)
+    assert closed == ["started"]  # the close is under way, in the background
+    handshake_done.set()
+
+
 async def test_a_realtime_transcript_that_never_comes_misses_the_final_deadline(vendor_fake):
     vendor_fake.script("elevenlabs.realtime", Stall())
     stream = await stt(vendor_fake, deadlines=Deadlines(stt_final=0.4)).open_stream()
