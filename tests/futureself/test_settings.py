@@ -26,7 +26,8 @@ def test_no_database_url_means_sqlite_in_var(tmp_path):
 
 def test_database_url_switches_to_postgresql(tmp_path):
     config = database_config("postgres://app:pw@db.internal:5433/futureself", sqlite_path=tmp_path / "x")
-    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert config["ENGINE"] == "futureself.db.postgresql"  # Django's, health-checked only after idle
+    assert (config["CONN_MAX_AGE"], config["CONN_HEALTH_CHECKS"]) == (600, True)
     assert (config["HOST"], config["PORT"], config["NAME"], config["USER"]) == (
         "db.internal",
         5433,
@@ -101,7 +102,7 @@ def test_settings_module_switches_everything_from_the_environment(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [
-        "django.db.backends.postgresql",
+        "futureself.db.postgresql",
         "channels_redis.core.RedisChannelLayer",
         "django.core.cache.backends.redis.RedisCache",
         "mistral",
