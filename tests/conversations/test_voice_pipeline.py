@@ -151,6 +151,17 @@ async def test_reply_audio_is_sent_in_sentence_order_even_when_a_later_sentence_
     assert audio_start["message_id"] == frames[-1].value["message_id"]
 
 
+async def typed_turn_with(chat, connecting, conversation, text: str = "Tell me.") -> list:
+    """Open a voice connection, type ``text``, and collect the reply's frames, ``chat`` answering."""
+    with registry.use_providers(chat=chat):
+        communicator = await connecting
+        await start_voice(communicator, conversation)
+        await communicator.send_json_to({"type": "text", "text": text})
+        frames = await collect(communicator)
+        await communicator.disconnect()
+    return frames
+
+
 async def test_a_sentence_waiting_to_be_grouped_is_sent_before_the_audio_ahead_runs_out(
     alice, conversation, connect_as, paced_tts
 ):
@@ -161,12 +172,7 @@ async def test_a_sentence_waiting_to_be_grouped_is_sent_before_the_audio_ahead_r
     slow = FakeChat(chunk_delay=1.0)
     slow.enqueue([f"{first} ", f"{second} ", third])
     paced_tts.chunks = 1
-    with registry.use_providers(chat=slow):
-        communicator = await connect_as(alice)
-        await start_voice(communicator, conversation)
-        await communicator.send_json_to({"type": "text", "text": "Tell me."})
-        frames = await collect(communicator)
-        await communicator.disconnect()
+    frames = await typed_turn_with(slow, connect_as(alice), conversation)
 
     assert [c["text"] for c in paced_tts.calls] == [first, second, third]
     third_written = next(f.at for f in frames if f.type == "reply.delta" and third in f.value["text"])
@@ -213,12 +219,7 @@ async def test_without_pipelining_the_whole_reply_is_spoken_once_it_is_written(
     settings.VOICE_PIPELINED_TTS = False
     slow = FakeChat(chunk_delay=0.02)
     slow.enqueue(THREE_SENTENCES)
-    with registry.use_providers(chat=slow):
-        communicator = await connect_as(alice)
-        await start_voice(communicator, conversation)
-        await communicator.send_json_to({"type": "text", "text": "Tell me."})
-        frames = await collect(communicator)
-        await communicator.disconnect()
+    frames = await typed_turn_with(slow, connect_as(alice), conversation)
 
     assert [call["text"] for call in paced_tts.calls] == [THREE_SENTENCES]
     first_audio = next(f for f in frames if f.kind == "audio")
