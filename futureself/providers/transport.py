@@ -48,11 +48,8 @@ class _StreamProtocol(asyncio.Protocol):
         self.writing_paused = False
 
     def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        waiter, self.waiter = self.waiter, None
+        _release(waiter)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -83,11 +80,8 @@ class _StreamProtocol(asyncio.Protocol):
         self._release_writer()
 
     def _release_writer(self) -> None:
-        waiter = self.drain_waiter
-        if waiter is not None:
-            self.drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        waiter, self.drain_waiter = self.drain_waiter, None
+        _release(waiter)
 
     def take(self, max_bytes: int) -> bytes:
         buffer = self.buffer
@@ -101,6 +95,11 @@ class _StreamProtocol(asyncio.Protocol):
             self.reading_paused = False
             self.transport.resume_reading()
         return data
+
+
+def _release(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 def _expire(future: asyncio.Future[None]) -> None:
