@@ -14,9 +14,11 @@ frames; it sends the events back through the two callables it was given
    flagged message is answered with the ``safety`` event and never reaches the persona;
 4. the reply: the LLM stream is cut at sentence ends (``SentenceGate``); each
    sentence passes the output post-check (``check_output``), is sent as one
-   ``reply.delta`` and, when speaking, goes straight to streaming TTS with its
-   neighbouring text. Sentence N+1 is synthesised while N's audio is still being
-   sent; one forwarder sends the audio strictly in sentence order.
+   ``reply.delta`` and, when speaking, goes to streaming TTS with its neighbouring
+   text: the first sentence at once, the later ones grouped into as few requests as
+   keep the audio flowing (``SPEECH_CHARS_PER_SECOND``). The next request is
+   synthesised while the audio before it is still being sent; one forwarder sends
+   the audio strictly in order.
 
 Everything a reply does runs inside one task (``turn_task``) and its children,
 so a barge-in (``interrupt`` or new audio) cancels the LLM stream and every TTS
