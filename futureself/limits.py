@@ -118,10 +118,19 @@ def _ip_key(ip: str) -> str:
 # --- fixed-window counters ------------------------------------------------------------------
 
 
+def _rate_key(scope: str, who: str, slot: int) -> str:
+    return f"rl:{scope}:{who}:{slot}"
+
+
+def _window_refusal(*, slot: int, window: int, now: float) -> RateLimited:
+    """The error for a count over its limit in window ``slot``: retry when the window ends."""
+    return RateLimited(retry_after=math.ceil((slot + 1) * window - now))
+
+
 def _hit(scope: str, who: str, *, limit: int, window: int, now: float | None = None) -> None:
     now = time.time() if now is None else now
     slot = int(now // window)
-    key = f"rl:{scope}:{who}:{slot}"
+    key = _rate_key(scope, who, slot)
     if _counter_cache().add(key, 1, timeout=window + 1):
         count = 1
     else:
@@ -131,7 +140,7 @@ def _hit(scope: str, who: str, *, limit: int, window: int, now: float | None = N
             _counter_cache().add(key, 1, timeout=window + 1)
             count = 1
     if count > limit:
-        raise RateLimited(retry_after=math.ceil((slot + 1) * window - now))
+        raise _window_refusal(slot=slot, window=window, now=now)
 
 
 def _limit_for(name: str) -> tuple[int, int] | None:
@@ -232,6 +241,11 @@ def _seconds_to_midnight(now: datetime) -> int:
     return math.ceil((tomorrow - now).total_seconds())
 
 
+def _budget_ttl(now: datetime) -> int:
+    """How long a day's budget counter is kept: past midnight UTC, with an hour's margin."""
+    return _seconds_to_midnight(now) + 3600
+
+
 def budget_used(*, owner: Owner, kind: str, now: datetime | None = None) -> int:
     person = owner_key(owner)
     if person is None:
@@ -258,12 +272,12 @@ def budget_charge(*, owner: Owner, kind: str, amount: int, now: datetime | None 
         return 0
     now = now or datetime.now(UTC)
     key = _budget_key(kind, person, now)
-    if _counter_cache().add(key, amount, timeout=_seconds_to_midnight(now) + 3600):
+    if _counter_cache().add(key, amount, timeout=_budget_ttl(now)):
         return amount
     try:
         return _counter_cache().incr(key, amount)
     except ValueError:
-        _counter_cache().add(key, amount, timeout=_seconds_to_midnight(now) + 3600)
+        _counter_cache().add(key, amount, timeout=_budget_ttl(now))
         return amount
 
 
@@ -301,11 +315,10 @@ def budget_charge_all(*, owner: Owner, amounts: dict[str, int], now: datetime | 
             budget_charge(owner=owner, kind=kind, amount=amount, now=now)
         return
     cache, client = redis
-    ttl = _seconds_to_midnight(now) + 3600
     pipe = client.pipeline(transaction=False)
     for kind, amount in charges.items():
         key = cache.make_and_validate_key(_budget_key(kind, person, now))
-        pipe.set(key, 0, ex=ttl, nx=True)
+        pipe.set(key, 0, ex=_budget_ttl(now), nx=True)
         pipe.incrby(key, amount)
     pipe.execute()
 
@@ -338,7 +351,7 @@ def turn_counters(*, owner: Owner, ip: str | None, scope: str, limits: bool = Tr
             limit = _limit_for(kind)
             if who and limit:
                 slot = int(now_ts // limit[1])
-                key = cache.make_and_validate_key(f"rl:{kind}:{who}:{slot}")
+                key = cache.make_and_validate_key(_rate_key(kind, who, slot))
                 pipe.set(key, 0, ex=limit[1] + 1, nx=True)
                 pipe.incr(key)
                 hits.append((limit[0], limit[1], slot))
@@ -350,7 +363,7 @@ def turn_counters(*, owner: Owner, ip: str | None, scope: str, limits: bool = Tr
     counts, used = results[1 : 2 * len(hits) : 2], dict(zip(budgets, results[2 * len(hits) :], strict=True))
     for (limit, window, slot), count in zip(hits, counts, strict=True):
         if count > limit:
-            raise RateLimited(retry_after=math.ceil((slot + 1) * window - now_ts))
+            raise _window_refusal(slot=slot, window=window, now=now_ts)
     spent = {kind: int(value or 0) for kind, value in used.items()}
     if "llm_tokens" in spent and spent["llm_tokens"] >= settings.DAILY_BUDGETS["llm_tokens"]:
         raise BudgetExceeded("llm_tokens", retry_after=_seconds_to_midnight(now))
