@@ -107,13 +107,23 @@ def _expire(future: asyncio.Future[None]) -> None:
         future.set_exception(TimeoutError())
 
 
-async def _wait(protocol: _StreamProtocol, future: asyncio.Future[None], timeout: float | None) -> None:
+async def _wait(protocol: _StreamProtocol, slot: str, timeout: float | None) -> None:
+    """Wait, at most ``timeout`` (TimeoutError), for the protocol to release the future it finds
+    in its attribute ``slot`` (``waiter`` for data, ``drain_waiter`` for room to write)."""
+    future = protocol.loop.create_future()
+    setattr(protocol, slot, future)
     timer = protocol.loop.call_later(timeout, _expire, future) if timeout is not None else None
     try:
         await future
     finally:
         if timer is not None:
             timer.cancel()
+        if getattr(protocol, slot) is future:
+            setattr(protocol, slot, None)
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 class AsyncioStream:
@@ -127,19 +137,14 @@ class AsyncioStream:
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self._protocol
         if not protocol.buffer and not protocol.eof:
-            waiter = protocol.loop.create_future()
-            protocol.waiter = waiter
             try:
-                await _wait(protocol, waiter, timeout)
+                await _wait(protocol, "waiter", timeout)
             except TimeoutError:
                 raise self._httpcore.ReadTimeout("timed out reading from the server") from None
-            finally:
-                if protocol.waiter is waiter:
-                    protocol.waiter = None
         if protocol.buffer:
             return protocol.take(max_bytes)
         if protocol.error is not None:
-            raise self._httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__)
+            raise self._httpcore.ReadError(_describe(protocol.error))
         return b""  # the server closed the connection
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -150,14 +155,12 @@ class AsyncioStream:
             raise self._httpcore.WriteError("the connection is closed")
         self._transport.write(buffer)
         if protocol.writing_paused:
-            waiter = protocol.loop.create_future()
-            protocol.drain_waiter = waiter
             try:
-                await _wait(protocol, waiter, timeout)
+                await _wait(protocol, "drain_waiter", timeout)
             except TimeoutError:
                 raise self._httpcore.WriteTimeout("timed out writing to the server") from None
             if protocol.error is not None:
-                raise self._httpcore.WriteError(str(protocol.error) or type(protocol.error).__name__)
+                raise self._httpcore.WriteError(_describe(protocol.error))
 
     async def aclose(self) -> None:
         self._transport.close()
@@ -179,7 +182,7 @@ class AsyncioStream:
             raise self._httpcore.ConnectTimeout("timed out in the TLS handshake") from None
         except (OSError, ssl.SSLError, ConnectionError) as exc:
             self._transport.abort()
-            raise self._httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise self._httpcore.ConnectError(_describe(exc)) from exc
         if transport is None:  # the connection went away during the handshake
             raise self._httpcore.ConnectError("the connection closed during the TLS handshake")
         self._protocol.transport = transport  # type: ignore[assignment]
@@ -219,7 +222,7 @@ class AsyncioBackend:
         except TimeoutError:
             raise self._httpcore.ConnectTimeout("timed out connecting to the server") from None
         except OSError as exc:
-            raise self._httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise self._httpcore.ConnectError(_describe(exc)) from exc
         sock = transport.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)
