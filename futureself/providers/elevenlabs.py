@@ -336,8 +336,7 @@ class ElevenLabsSpeechStream:
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(Exception):
-            await self.connection.close()
+        await self._close_quietly()
 
     def _close_in_background(self) -> None:
         if self._closed:
