@@ -15,6 +15,11 @@ was generated so far as an interrupted reply and returns its ``ReplyEnd``. A
 voice pipeline uses ``reply.stream()`` (start and deltas only) and calls
 ``reply.finish(extra_timings=...)`` itself once the audio is out.
 
+``reply.begin()`` sends the request before anyone reads the reply: what the model
+writes is held until ``stream()`` reads it, or dropped by ``reply.discard()``. A live
+connection begins the reply while the person's words are still being saved and
+screened, and reads it only once both are done (see ``conversations/voice.py``).
+
 Memory: the prompt holds the persona, the rolling summary of older turns and
 the recent turns verbatim. ``fold_memory()`` (run after a reply has been sent,
 off the hot path) folds turns that left the verbatim window into the summary,
@@ -383,6 +388,9 @@ def _merge_same_role(messages: list[ChatMessage]) -> list[ChatMessage]:
     return merged
 
 
+_STREAM_END = object()
+
+
 class Reply:
     """One reply being generated. Not reusable: one ``events()`` or ``stream()`` per instance."""
 
@@ -407,15 +415,32 @@ class Reply:
         self.usage: Usage | None = None
         self.end: ReplyEnd | None = None
         self._lock = asyncio.Lock()
+        # What the model has written and nobody has read yet: text pieces, then _STREAM_END
+        # or the error that ended the stream.
+        self._held: asyncio.Queue[str | object | BaseException] = asyncio.Queue()
+        self._pull_task: asyncio.Task[None] | None = None
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
-    async def stream(self) -> AsyncIterator[ReplyStart | ReplyDelta]:
-        """ReplyStart, then the deltas as the provider produces them. Raises ProviderError."""
-        yield ReplyStart(self.message_id)
+    def begin(self) -> None:
+        """Send the request to the model now (if not already sent); its output is held for ``stream()``."""
+        if self._pull_task is None:
+            self._pull_task = asyncio.create_task(self._pull())
+
+    def discard(self) -> None:
+        """Stop the request and drop whatever it wrote (a no-op once it has finished)."""
+        if self._pull_task is not None:
+            self._pull_task.cancel()
+
+    @property
+    def discarded(self) -> bool:
+        return self._pull_task is not None and self._pull_task.cancelled()
+
+    async def _pull(self) -> None:
         llm_started = time.perf_counter()
+        first = True
         try:
             async with asyncio.timeout(self.engine.first_token_timeout) as deadline:
                 async for delta in self.engine.chat.stream(self.request):
@@ -423,14 +448,36 @@ class Reply:
                         self.usage = delta.usage
                     if not delta.text:
                         continue
-                    if not self.parts:
+                    if first:
+                        first = False
                         self.timings["llm_first_token_ms"] = _ms(llm_started, time.perf_counter())
                         deadline.reschedule(llm_started + self.engine.total_timeout)
-                    self.parts.append(delta.text)
-                    yield ReplyDelta(delta.text)
+                    self._held.put_nowait(delta.text)
         except TimeoutError:
-            raise ProviderUnavailable("The conversation model took too long to answer.", provider="engine")
-        self.timings["llm_total_ms"] = _ms(llm_started, time.perf_counter())
+            self._held.put_nowait(
+                ProviderUnavailable("The conversation model took too long to answer.", provider="engine")
+            )
+        except Exception as exc:  # handed to the reader, who raises it
+            self._held.put_nowait(exc)
+        else:
+            self.timings["llm_total_ms"] = _ms(llm_started, time.perf_counter())
+            self._held.put_nowait(_STREAM_END)
+
+    async def stream(self) -> AsyncIterator[ReplyStart | ReplyDelta]:
+        """ReplyStart, then the deltas as the provider produces them. Raises ProviderError.
+
+        A reader that stops early (cancelled, or an error downstream) stops the request too.
+        """
+        yield ReplyStart(self.message_id)
+        self.begin()
+        try:
+            while (item := await self._held.get()) is not _STREAM_END:
+                if isinstance(item, BaseException):
+                    raise item
+                self.parts.append(item)
+                yield ReplyDelta(item)
+        finally:
+            self.discard()
 
     async def events(self) -> AsyncIterator[ReplyEvent]:
         """The whole reply: start, deltas, then ``ReplyEnd`` once it is saved."""

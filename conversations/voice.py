@@ -282,6 +282,17 @@ class _Failure:
     error: BaseException
 
 
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A turn's message once saved, with the position the connection expected it at, its safety
+    screen still to be awaited and, when one was begun, the reply already requested."""
+
+    message: Message
+    expected_position: int | None
+    screen: asyncio.Task[SafetyOutcome]
+    early_reply: Reply | None
+
+
 class ReplyRun:
     """What one reply has produced so far: the sentences shown, the audio in flight, its timings."""
 
@@ -366,6 +377,8 @@ class VoicePipeline:
         # nothing back from the database (see ConversationState.with_message).
         self.state = state
         self.tts_allowance: int | None = None
+        # The reply begun while its turn's message is saved and screened (see _save_while_screening).
+        self.early_reply: Reply | None = None
 
     @property
     def speaking(self) -> bool:
@@ -462,8 +475,8 @@ class VoicePipeline:
         # A person in crisis is never refused: a message the phrase check flags skips the
         # limits (its answer is the static crisis message, which costs no provider call).
         await self.admit(limits=not check_text(text).flagged)
-        saved = await self._save_while_screening(text, input_mode=Message.InputMode.TEXT)
-        self._begin_turn(self._answer(*saved, received_at, {}))
+        saved = await self._save_then_screen(text, received_at, input_mode=Message.InputMode.TEXT)
+        self._begin_turn(self._answer(saved, received_at, {}))
 
     async def retry(self, received_at: float) -> None:
         self.ensure_idle()
@@ -567,61 +580,70 @@ class VoicePipeline:
             await self._conclude(utterance.refusal.event())
             return
         await self.send_json({"type": "transcript", "text": text, "final": True})
-        saved = await self._save_while_screening(
+        saved = await self._save_then_screen(
             text,
+            received_at,
             input_mode=Message.InputMode.VOICE,
             audio_duration_ms=duration_ms or round(transcript.audio_seconds * 1000) or None,
         )
-        await self._answer(*saved, received_at, timings)
+        await self._answer(saved, received_at, timings)
 
     # -- safety, then the reply --
 
-    async def _save_while_screening(
-        self, text: str, *, input_mode: str, audio_duration_ms: int | None = None
-    ) -> tuple[Message, int | None, asyncio.Task[SafetyOutcome]]:
-        """Save the person's words while the safety screen of them runs: the saved message, the
-        position this connection expected it at, and the screen still to be awaited.
+    async def _save_then_screen(
+        self, text: str, received_at: float, *, input_mode: str, audio_duration_ms: int | None = None
+    ) -> Saved:
+        """Save the person's words, then send the reply's request and screen the words at once;
+        ``_answer`` reads nothing of the reply before the verdict.
 
-        The two overlap because the screen cannot lose anything: its phrase check is local and
-        its moderation call fails open. Nothing answers the person (no LLM call, no reply)
-        before both the save and the verdict are in (``_answer``).
+        The request goes out only when the phrase check has passed and the message landed where
+        this connection expected it (its prompt is then exactly what would be built after the
+        verdict). Moderation answers in milliseconds and the model's first words take hundreds,
+        so the verdict costs no wait; a flag drops the request unread (``docs/safety.md``).
         """
         state = await self.current_state()
+        expected = state.position_for_user_message
+        message = await self.engine.add_user_message(
+            self.conversation.pk, text, input_mode=input_mode, audio_duration_ms=audio_duration_ms, state=state
+        )
+        early = None
+        if expected is not None and message.position == expected and not check_text(text).flagged:
+            early = await self.engine.start_reply(
+                self.conversation.pk, started_at=received_at, state=state.with_message(message)
+            )
+            early.begin()
+        self.early_reply = early
         screen = asyncio.create_task(
             asafety_screen(text=text, source="conversation", conversation=self.conversation, input_mode=input_mode)
         )
+        return Saved(message, expected, screen, early)
+
+    async def _answer(self, saved: Saved, received_at: float, timings: dict[str, Any]) -> None:
+        message, expected, early = saved.message, saved.expected_position, saved.early_reply
         try:
-            message = await self.engine.add_user_message(
-                self.conversation.pk, text, input_mode=input_mode, audio_duration_ms=audio_duration_ms, state=state
-            )
+            try:
+                outcome = await saved.screen
+            finally:
+                saved.screen.cancel()  # a no-op once done; stops it when the turn is cancelled
+            if outcome.flagged:
+                if early is not None:
+                    early.discard()
+                    # The request was sent, so its prompt counts against the day's budget.
+                    await abudget_charge_all(owner=self.owner, amounts={"llm_tokens": early.tokens_used()})
+                await database_sync_to_async(services.message_flag_unsafe)(message_id=message.pk)
+                await self._note_message(message, expected, in_prompt=False)
+                await self._conclude({**outcome.ws_event, "message_id": str(message.pk)})
+                return
+            await self._note_message(message, expected)
         except BaseException:
-            screen.cancel()
+            if early is not None:
+                early.discard()
             raise
-        return message, state.position_for_user_message, screen
+        await self._reply(received_at, timings, early=early)
 
-    async def _answer(
-        self,
-        message: Message,
-        expected_position: int | None,
-        screen: asyncio.Task[SafetyOutcome],
-        received_at: float,
-        timings: dict[str, Any],
-    ) -> None:
-        try:
-            outcome = await screen
-        finally:
-            screen.cancel()  # a no-op once done; stops it when the turn is cancelled
-        if outcome.flagged:
-            await database_sync_to_async(services.message_flag_unsafe)(message_id=message.pk)
-            await self._note_message(message, expected_position, in_prompt=False)
-            await self._conclude({**outcome.ws_event, "message_id": str(message.pk)})
-            return
-        await self._note_message(message, expected_position)
-        await self._reply(received_at, timings)
-
-    async def _reply(self, received_at: float, timings: dict[str, Any]) -> None:
+    async def _reply(self, received_at: float, timings: dict[str, Any], *, early: Reply | None = None) -> None:
         self.run = None
-        reply = await self.engine.start_reply(self.conversation.pk, started_at=received_at, state=self.state)
+        reply = early or await self.engine.start_reply(self.conversation.pk, started_at=received_at, state=self.state)
         run = self.run = ReplyRun(reply, received_at=received_at, timings=timings, tts_allowance=self.tts_allowance)
         try:
             await self._stream_reply(run)
@@ -674,6 +696,7 @@ class VoicePipeline:
                 await forwarder
         finally:
             # Reached early only by a failure or a barge-in: stop every TTS stream and drop their audio.
+            run.reply.discard()  # in case the reply was cancelled before its stream was first read
             if run.speech_timer is not None:
                 run.speech_timer.cancel()
             for task in children:
@@ -850,6 +873,8 @@ class VoicePipeline:
         self.turn_open = False
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        if self.early_reply is not None:
+            self.early_reply.discard()  # the turn may have been cancelled before it took the reply over
         run = self.run
         if run is None or run.end_sent:
             return
