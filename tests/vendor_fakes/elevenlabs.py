@@ -86,7 +86,7 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
     pending_bytes = 0
     tasks: set[asyncio.Task] = set()
 
-    async def commit() -> None:
+    async def commit(arrived: float) -> None:
         reply = fake.next_reply("elevenlabs.realtime")
         if isinstance(reply, Stall):
             await fake.stall()
@@ -97,12 +97,13 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
         if isinstance(reply, Malformed):  # a text frame that is not JSON
             await ws.send_str(reply.body.decode(errors="replace"))
             return
-        await fake.sleep_ms(fake.latency.stt_final_ms)
+        await fake.sleep_from(arrived, fake.latency.stt_final_ms)
         text = reply if isinstance(reply, str) else samples.DEFAULT_TRANSCRIPT
         if not ws.closed:
             await ws.send_json({"message_type": "committed_transcript", "text": text})
 
     async for message in ws:
+        received_at = asyncio.get_running_loop().time()
         if message.type != WSMsgType.TEXT:
             continue
         try:
@@ -125,7 +126,7 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
                 )
                 continue
             pending_bytes = 0
-            task = asyncio.create_task(commit())
+            task = asyncio.create_task(commit(received_at))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     for task in tasks:
@@ -134,6 +135,7 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
 
 
 async def tts_stream(request: web.Request, fake: VendorFake) -> web.StreamResponse:
+    arrived = asyncio.get_running_loop().time()
     body = await request.json()
     fake.record(request, "elevenlabs.tts", json=body)
     reply = fake.next_reply("elevenlabs.tts")
@@ -150,7 +152,7 @@ async def tts_stream(request: web.Request, fake: VendorFake) -> web.StreamRespon
     content_type = "audio/mpeg" if output_format.startswith("mp3") else "application/octet-stream"
     response = web.StreamResponse(headers={"Content-Type": content_type, "request-id": uuid.uuid4().hex})
     await response.prepare(request)
-    await fake.sleep_ms(fake.latency.tts_first_audio_ms)
+    await fake.sleep_from(arrived, fake.latency.tts_first_audio_ms)
     per_second = samples.bytes_per_second(output_format)
     chunk_size = max(1024, int(per_second / 10))  # about 100 ms of audio per chunk
     # Real time by the clock from the first chunk: the fake's scheduling delays do not add up.
@@ -169,6 +171,7 @@ async def tts_stream(request: web.Request, fake: VendorFake) -> web.StreamRespon
 async def tts_stream_with_timestamps(request: web.Request, fake: VendorFake) -> web.StreamResponse:
     """The same speech as ``tts_stream``, as newline-delimited JSON chunks ``{"audio_base64", "alignment"}``
     (what Pipecat's ElevenLabs HTTP service reads), paced the same way."""
+    arrived = asyncio.get_running_loop().time()
     body = await request.json()
     fake.record(request, "elevenlabs.tts", json=body)
     reply = fake.next_reply("elevenlabs.tts")
@@ -179,7 +182,7 @@ async def tts_stream_with_timestamps(request: web.Request, fake: VendorFake) -> 
     audio = reply if isinstance(reply, bytes) else samples.audio(text, output_format)[0]
     response = web.StreamResponse(headers={"Content-Type": "application/json", "request-id": uuid.uuid4().hex})
     await response.prepare(request)
-    await fake.sleep_ms(fake.latency.tts_first_audio_ms)
+    await fake.sleep_from(arrived, fake.latency.tts_first_audio_ms)
     per_second = samples.bytes_per_second(output_format)
     chunk_size = max(1024, int(per_second / 10))
     first_chunk_at = asyncio.get_running_loop().time()

@@ -57,6 +57,7 @@ def _reply_text(reply: Any, body: dict[str, Any]) -> str:
 
 
 async def chat(request: web.Request, fake: VendorFake) -> web.StreamResponse:
+    arrived = asyncio.get_running_loop().time()
     body = await request.json()
     fake.record(request, "mistral.chat", json=body)
     reply = fake.next_reply("mistral.chat")
@@ -68,10 +69,10 @@ async def chat(request: web.Request, fake: VendorFake) -> web.StreamResponse:
     model = body.get("model", "mistral-small-latest")
     completion_id = f"cmpl-{uuid.uuid4().hex[:12]}"
     if body.get("stream"):
-        return await _stream(request, fake, body, reply, model, completion_id)
+        return await _stream(request, fake, body, reply, model, completion_id, arrived)
     if isinstance(reply, Malformed):
         return web.Response(body=reply.body, content_type="application/json")
-    await fake.sleep_ms(fake.latency.llm_first_token_ms)
+    await fake.sleep_from(arrived, fake.latency.llm_first_token_ms)
     text = _reply_text(reply, body)
     prompt_tokens, completion_tokens = _count(body.get("messages", [])), len(_tokens(text))
     if fake.latency.llm_tokens_per_second:
@@ -99,11 +100,17 @@ async def chat(request: web.Request, fake: VendorFake) -> web.StreamResponse:
 
 
 async def _stream(
-    request: web.Request, fake: VendorFake, body: dict[str, Any], reply: Any, model: str, completion_id: str
+    request: web.Request,
+    fake: VendorFake,
+    body: dict[str, Any],
+    reply: Any,
+    model: str,
+    completion_id: str,
+    arrived: float,
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
-    await fake.sleep_ms(fake.latency.llm_first_token_ms)
+    await fake.sleep_from(arrived, fake.latency.llm_first_token_ms)
     # Token k leaves at first token + k / rate by the clock, so the fake's own scheduling delays
     # do not add up over a reply (they would count as the app's overhead in the voice benchmark).
     first_token_at = asyncio.get_running_loop().time()

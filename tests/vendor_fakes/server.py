@@ -195,12 +195,21 @@ class VendorFake:
         turn. So the last stretch is spent yielding to the loop until the deadline: about 1 ms of
         the fake's CPU per wait, which is why ``pace_until`` (tokens, audio chunks) does not.
         """
-        if ms <= 0:
-            return
+        if ms > 0:
+            await self.sleep_until(asyncio.get_running_loop().time() + ms / 1000)
+
+    async def sleep_from(self, start: float, ms: float) -> None:
+        """``sleep_ms`` counted from ``start`` (loop time): a vendor's latency runs from the moment
+        the request arrived, not from when this fake got round to it (another client's request
+        may have kept its loop busy meanwhile)."""
+        if ms > 0:
+            await self.sleep_until(start + ms / 1000)
+
+    async def sleep_until(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + ms / 1000
-        if ms > PRECISE_MARGIN_MS:
-            await asyncio.sleep((ms - PRECISE_MARGIN_MS) / 1000)
+        remaining_ms = (deadline - loop.time()) * 1000
+        if remaining_ms > PRECISE_MARGIN_MS:
+            await asyncio.sleep((remaining_ms - PRECISE_MARGIN_MS) / 1000)
         while loop.time() < deadline:  # noqa: ASYNC110 (a deliberate spin: see above)
             await asyncio.sleep(0)
 
