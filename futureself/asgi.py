@@ -4,6 +4,7 @@ Served by daphne (``manage.py runserver`` uses it too, since ``daphne`` is the
 first installed app).
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -45,3 +46,23 @@ application = ProtocolTypeRouter(
         "websocket": websocket_application(URLRouter(websocket_urlpatterns)),
     }
 )
+
+
+def _freeze_startup_heap() -> None:
+    """Keep the objects that live as long as the process out of the garbage collector's full passes.
+
+    Django, the apps and the vendor SDKs leave ~150,000 objects behind at start-up; every
+    full (generation 2) collection walked all of them, a 75-125 ms pause of the server's one
+    thread (measured in daphne during the voice benchmark): any reply in flight stalls for it.
+    Frozen, they are skipped (the pauses fell to ~30 ms) and are still freed by reference
+    counting if they ever go. The configured providers' modules are imported first so their
+    SDKs' import-time objects are frozen too.
+    """
+    from futureself.providers import registry
+
+    registry.import_configured()
+    gc.collect()
+    gc.freeze()
+
+
+_freeze_startup_heap()

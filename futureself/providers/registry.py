@@ -81,6 +81,13 @@ def build(interface: str, name: str) -> Any:
     return factory()
 
 
+def import_configured() -> None:
+    """Import the modules (and so the vendor SDKs) of the configured providers, without building them."""
+    for (interface, name), path in FACTORIES.items():
+        if configured_name(interface) == name:
+            importlib.import_module(path.partition(":")[0])
+
+
 def _get(interface: str) -> Any:
     if interface in _overrides:
         return _overrides[interface]
