@@ -377,7 +377,7 @@ class VoicePipeline:
         # nothing back from the database (see ConversationState.with_message).
         self.state = state
         self.tts_allowance: int | None = None
-        # The reply begun while its turn's message is saved and screened (see _save_while_screening).
+        # The reply requested while its turn's message is screened (see _save_then_screen).
         self.early_reply: Reply | None = None
 
     @property
