@@ -17,8 +17,8 @@ voice pipeline uses ``reply.stream()`` (start and deltas only) and calls
 
 ``reply.begin()`` sends the request before anyone reads the reply: what the model
 writes is held until ``stream()`` reads it, or dropped by ``reply.discard()``. A live
-connection begins the reply while the person's words are still being saved and
-screened, and reads it only once both are done (see ``conversations/voice.py``).
+connection begins the reply once the person's words are saved, while they are still
+being screened, and reads it only after the verdict (see ``conversations/voice.py``).
 
 Memory: the prompt holds the persona, the rolling summary of older turns and
 the recent turns verbatim. ``fold_memory()`` (run after a reply has been sent,
@@ -430,13 +430,10 @@ class Reply:
             self._pull_task = asyncio.create_task(self._pull())
 
     def discard(self) -> None:
-        """Stop the request and drop whatever it wrote (a no-op once it has finished)."""
+        """Stop the request and drop whatever it wrote (a no-op once it has finished). A discarded
+        reply is never read afterwards: its stream would wait for an end that never comes."""
         if self._pull_task is not None:
             self._pull_task.cancel()
-
-    @property
-    def discarded(self) -> bool:
-        return self._pull_task is not None and self._pull_task.cancelled()
 
     async def _pull(self) -> None:
         llm_started = time.perf_counter()

@@ -204,3 +204,61 @@ async def test_history_alternates_roles_in_the_prompt(conversation_with_history)
     await say(engine, conversation_with_history, "And now?")
     roles = [m.role for m in chat.calls[0].messages]
     assert roles == ["system", "user", "assistant", "user"]
+
+
+async def test_a_begun_reply_is_requested_at_once_and_held_until_read(conversation):
+    chat = FakeChat().enqueue("I remember the first winter.")
+    engine = ConversationEngine(chat=chat)
+    await engine.add_user_message(conversation.pk, "Was it cold?")
+    reply = await engine.start_reply(conversation.pk)
+
+    reply.begin()
+    await asyncio.sleep(0.05)
+    assert len(chat.calls) == 1  # asked before anyone read
+    assert reply.text == ""  # what it wrote is held, not taken as the reply yet
+
+    end = [event async for event in reply.events()][-1]
+    assert end.text == "I remember the first winter."
+    assert len(chat.calls) == 1
+
+
+class WatchedChat(FakeChat):
+    """FakeChat noting whether a stream was stopped before its end."""
+
+    stopped = False
+
+    async def stream(self, request):
+        try:
+            async for delta in super().stream(request):
+                yield delta
+        except asyncio.CancelledError:
+            self.stopped = True
+            raise
+
+
+async def test_a_discarded_reply_stops_its_stream_and_keeps_nothing(conversation):
+    chat = WatchedChat(chunk_delay=0.05).enqueue("A long answer nobody will read, word after word after word.")
+    engine = ConversationEngine(chat=chat)
+    await engine.add_user_message(conversation.pk, "Tell me.")
+    reply = await engine.start_reply(conversation.pk)
+
+    reply.begin()
+    await asyncio.sleep(0.08)
+    reply.discard()
+    await asyncio.sleep(0.05)
+
+    assert chat.stopped
+    assert reply.text == ""
+    assert [m.role async for m in Message.objects.filter(conversation=conversation)] == ["user"]
+
+
+async def test_a_provider_error_of_a_begun_reply_reaches_its_reader(conversation):
+    chat = FakeChat().enqueue(ProviderUnavailable("down", provider="fake"))
+    engine = ConversationEngine(chat=chat)
+    await engine.add_user_message(conversation.pk, "Hello?")
+    reply = await engine.start_reply(conversation.pk)
+    reply.begin()
+
+    with pytest.raises(ProviderUnavailable):
+        async for _ in reply.stream():
+            pass
