@@ -38,6 +38,7 @@ def _words(text: str) -> list[dict[str, Any]]:
 
 
 async def batch_stt(request: web.Request, fake: VendorFake) -> web.Response:
+    arrived = asyncio.get_running_loop().time()
     form, files = {}, {}
     for name, value in (await request.post()).items():
         if isinstance(value, web.FileField):
@@ -52,7 +53,7 @@ async def batch_stt(request: web.Request, fake: VendorFake) -> web.Response:
         await fake.stall()
     if isinstance(reply, Malformed):
         return web.Response(body=b'{"text": 42}', content_type="application/json")
-    await fake.sleep_ms(fake.latency.stt_final_ms)
+    await fake.sleep_from(arrived, fake.latency.stt_final_ms)
     text = reply if isinstance(reply, str) else samples.DEFAULT_TRANSCRIPT
     language = form.get("language_code") if form.get("language_code") not in (None, "", "null") else "en"
     return web.json_response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -18,6 +19,7 @@ def add_routes(app: web.Application, fake: VendorFake) -> None:
 
 
 async def generate(request: web.Request, fake: VendorFake) -> web.Response:
+    arrived = asyncio.get_running_loop().time()
     model, _, action = request.match_info["model_action"].partition(":")
     if action != "generateContent":
         return web.json_response({"error": {"code": 404, "message": "not faked", "status": "NOT_FOUND"}}, status=404)
@@ -25,7 +27,7 @@ async def generate(request: web.Request, fake: VendorFake) -> web.Response:
     entry = fake.record(request, "gemini.generate", json=body)
     entry.query["model"] = model
     reply = fake.next_reply("gemini.generate")
-    await fake.sleep_ms(fake.latency.image_ms)
+    await fake.sleep_from(arrived, fake.latency.image_ms)
     if isinstance(reply, Fault):
         return fake.fault_response(reply, vendor="gemini")
     if isinstance(reply, Stall):

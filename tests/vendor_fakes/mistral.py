@@ -185,10 +185,11 @@ async def create_agent(request: web.Request, fake: VendorFake) -> web.Response:
 
 
 async def conversation(request: web.Request, fake: VendorFake) -> web.Response:
+    arrived = asyncio.get_running_loop().time()
     body = await request.json()
     fake.record(request, "mistral.conversations", json=body)
     reply = fake.next_reply("mistral.conversations")
-    await fake.sleep_ms(fake.latency.image_ms)
+    await fake.sleep_from(arrived, fake.latency.image_ms)
     if isinstance(reply, Fault):
         return fake.fault_response(reply, vendor="mistral")
     if isinstance(reply, Stall):
