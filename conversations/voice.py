@@ -60,7 +60,7 @@ from futureself.providers.base import (
     TextToSpeech,
     Transcript,
 )
-from futureself.safety.checker import check_text
+from futureself.safety.checker import SafetyVerdict, check_text
 from futureself.safety.output import check_output
 from futureself.safety.services import SafetyOutcome, asafety_screen
 
@@ -474,8 +474,9 @@ class VoicePipeline:
         self.ensure_idle()
         # A person in crisis is never refused: a message the phrase check flags skips the
         # limits (its answer is the static crisis message, which costs no provider call).
-        await self.admit(limits=not check_text(text).flagged)
-        saved = await self._save_then_screen(text, received_at, input_mode=Message.InputMode.TEXT)
+        phrases = check_text(text)
+        await self.admit(limits=not phrases.flagged)
+        saved = await self._save_then_screen(text, received_at, phrases, input_mode=Message.InputMode.TEXT)
         self._begin_turn(self._answer(saved, received_at, {}))
 
     async def retry(self, received_at: float) -> None:
@@ -575,7 +576,8 @@ class VoicePipeline:
                 FrameError("nothing_heard", "We did not hear any words. Try again, a little closer to the mic.").event()
             )
             return
-        if utterance.refusal is not None and not check_text(text).flagged:
+        phrases = check_text(text)
+        if utterance.refusal is not None and not phrases.flagged:
             # Over the limit and not a crisis: refused now, nothing saved and no model asked.
             await self._conclude(utterance.refusal.event())
             return
@@ -583,6 +585,7 @@ class VoicePipeline:
         saved = await self._save_then_screen(
             text,
             received_at,
+            phrases,
             input_mode=Message.InputMode.VOICE,
             audio_duration_ms=duration_ms or round(transcript.audio_seconds * 1000) or None,
         )
@@ -591,15 +594,22 @@ class VoicePipeline:
     # -- safety, then the reply --
 
     async def _save_then_screen(
-        self, text: str, received_at: float, *, input_mode: str, audio_duration_ms: int | None = None
+        self,
+        text: str,
+        received_at: float,
+        phrases: SafetyVerdict,
+        *,
+        input_mode: str,
+        audio_duration_ms: int | None = None,
     ) -> Saved:
         """Save the person's words, then send the reply's request and screen the words at once;
         ``_answer`` reads nothing of the reply before the verdict.
 
-        The request goes out only when the phrase check has passed and the message landed where
-        this connection expected it (its prompt is then exactly what would be built after the
-        verdict). Moderation answers in milliseconds and the model's first words take hundreds,
-        so the verdict costs no wait; a flag drops the request unread (``docs/safety.md``).
+        The request goes out only when the phrase check (``phrases``, run once per turn by the
+        caller) has passed and the message landed where this connection expected it (its prompt
+        is then exactly what would be built after the verdict). Moderation answers in
+        milliseconds and the model's first words take hundreds, so the verdict costs no wait; a
+        flag drops the request unread (``docs/safety.md``).
         """
         state = await self.current_state()
         expected = state.position_for_user_message
@@ -607,14 +617,20 @@ class VoicePipeline:
             self.conversation.pk, text, input_mode=input_mode, audio_duration_ms=audio_duration_ms, state=state
         )
         early = None
-        if expected is not None and message.position == expected and not check_text(text).flagged:
+        if expected is not None and message.position == expected and not phrases.flagged:
             early = await self.engine.start_reply(
                 self.conversation.pk, started_at=received_at, state=state.with_message(message)
             )
             early.begin()
         self.early_reply = early
         screen = asyncio.create_task(
-            asafety_screen(text=text, source="conversation", conversation=self.conversation, input_mode=input_mode)
+            asafety_screen(
+                text=text,
+                source="conversation",
+                conversation=self.conversation,
+                input_mode=input_mode,
+                phrases=phrases,
+            )
         )
         return Saved(message, expected, screen, early)
 

@@ -78,9 +78,12 @@ async def moderate(text: str) -> SafetyVerdict:
     return verdict_from_scores(result.categories, result.scores)
 
 
-async def assess(text: str) -> SafetyVerdict:
-    """The full check: phrases first (flagged -> done, no network), then moderation if configured."""
-    verdict = check_text(text)
+async def assess(text: str, *, phrases: SafetyVerdict | None = None) -> SafetyVerdict:
+    """The full check: phrases first (flagged -> done, no network), then moderation if configured.
+
+    ``phrases`` is the phrase check's verdict on ``text`` when the caller already has it.
+    """
+    verdict = check_text(text) if phrases is None else phrases
     if verdict.flagged:
         return verdict
     return await moderate(text)

@@ -92,10 +92,14 @@ async def asafety_screen(
     language: str | None = None,
     country: str | None = None,
     input_mode: str = "",
+    phrases: SafetyVerdict | None = None,
 ) -> SafetyOutcome:
-    """Check one user message (async). Records a ``SafetyEvent`` when it fires."""
+    """Check one user message (async). Records a ``SafetyEvent`` when it fires.
+
+    ``phrases``: the phrase check's verdict on ``text``, when the caller already ran it.
+    """
     with _call_scope(interview=interview, conversation=conversation):
-        verdict = await assess(text)
+        verdict = await assess(text, phrases=phrases)
     event = None
     if verdict.flagged:
         event = await sync_to_async(safety_record)(

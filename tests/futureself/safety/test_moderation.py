@@ -8,6 +8,7 @@ from futureself.models import ProviderCall
 from futureself.providers import registry
 from futureself.providers.base import ModerationResult, ModerationScores, ProviderUnavailable
 from futureself.providers.recording import deferred_recording, flush_provider_calls
+from futureself.safety.checker import check_text
 from futureself.safety.moderation import assess, moderate, moderation_configured
 
 # Every moderation call is recorded, so every test may write a ProviderCall row.
@@ -76,6 +77,16 @@ async def test_assess_answers_from_the_phrase_check_without_calling_moderation(f
     verdict = await assess("je veux me suicider")
     assert verdict.flagged
     assert verdict.detector == "phrases"
+    assert fake_moderation.requests == []
+
+
+async def test_assess_reuses_a_phrase_verdict_the_caller_already_has(fake_moderation, monkeypatch):
+    from futureself.safety import moderation
+
+    flagged = check_text("je veux me suicider")
+    monkeypatch.setattr(moderation, "check_text", lambda text: pytest.fail("the phrases ran again"))
+
+    assert await assess("je veux me suicider", phrases=flagged) is flagged
     assert fake_moderation.requests == []
 
 
