@@ -134,7 +134,12 @@ class _ElevenLabsBase:
         self._clients: PerLoop[RoundRobin[AsyncElevenLabs]] = PerLoop(lambda: RoundRobin(self._new_client, POOL_SHARDS))
 
     def _new_client(self) -> AsyncElevenLabs:
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_SECONDS)
+        # Keep-alive up to the connection limit: httpcore 1.0 closes an idle connection whenever the
+        # pool holds more connections in all than max_keepalive_connections (it counts them, not
+        # the idle ones), so at httpx's default of 20, a shard with 21 connections in use dropped
+        # each one as its request ended. At 200 voice conversations that was ~900 TCP connects
+        # (and TLS handshakes against the real API) in a 30-second stretch.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS)
         http = httpx.AsyncClient(
             timeout=self.deadlines.stt,
             follow_redirects=True,

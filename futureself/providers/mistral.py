@@ -234,7 +234,14 @@ class _MistralBase:
         http = httpx2.AsyncClient(
             follow_redirects=True,
             verify=tls_context(httpx2),
-            transport=http_transport(httpx2, limits=httpx2.Limits(keepalive_expiry=KEEPALIVE_SECONDS)),
+            # Idle connections kept up to the connection limit: a turn's chat and moderation
+            # requests come in bursts, and every connection closed is a connect on the next turn.
+            transport=http_transport(
+                httpx2,
+                limits=httpx2.Limits(
+                    max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
+                ),
+            ),
         )
         return Mistral(api_key=self.api_key, server_url=self.server_url, async_client=http)
 
@@ -403,7 +410,8 @@ async def _completion_chunks(response: Any) -> AsyncIterator[_CompletionChunk]:
     {"content"}}], "usage"?}``) until ``[DONE]``; anything else is a bad response.
     """
     buffer = b""
-    async for piece in response.aiter_bytes():
+    pieces = response.aiter_bytes()
+    async for piece in pieces:
         buffer += piece
         while (end := _EVENT_END.search(buffer)) is not None:
             block, buffer = buffer[: end.start()], buffer[end.end() :]
@@ -415,10 +423,28 @@ async def _completion_chunks(response: Any) -> AsyncIterator[_CompletionChunk]:
             if not data:
                 continue  # a comment or a keep-alive
             if data == "[DONE]":
+                await _read_to_the_end(pieces)
                 return
             yield _completion_chunk(json.loads(data))
     if buffer.strip():
         raise ProviderBadResponse("Mistral's stream ended in the middle of an event.", provider=PROVIDER)
+
+
+# How long the end of the body may take to follow ``[DONE]`` (it comes in the same breath).
+_BODY_END_SECONDS = 0.5
+
+
+async def _read_to_the_end(pieces: AsyncIterator[bytes]) -> None:
+    """Read what follows ``[DONE]`` up to the end of the body, and ignore it.
+
+    A response closed before its body ended cannot be reused: its connection is dropped and the
+    next request opens a new one, in the voice pipeline one TCP connect per turn, often on the way
+    to the persona's first token. If the end does not come promptly the response is closed anyway.
+    """
+    with contextlib.suppress(TimeoutError, httpx2.HTTPError):
+        async with asyncio.timeout(_BODY_END_SECONDS):
+            async for _ in pieces:
+                pass
 
 
 def _completion_chunk(event: Any) -> _CompletionChunk:

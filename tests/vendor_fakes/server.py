@@ -103,6 +103,12 @@ class Recorded:
     form: dict[str, str] = field(default_factory=dict)
     files: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)  # name -> (filename, type, data)
     ws_messages: list[Any] = field(default_factory=list)
+    peer: tuple[str, int] | None = None  # the client's address: the same for requests on one kept-alive connection
+
+
+def _peer(request: web.Request) -> tuple[str, int] | None:
+    address = request.transport.get_extra_info("peername") if request.transport else None
+    return (address[0], address[1]) if address else None
 
 
 # --- the server -----------------------------------------------------------------------
@@ -176,6 +182,7 @@ class VendorFake:
             path=request.path,
             query=dict(request.query),
             headers=dict(request.headers),
+            peer=_peer(request),
             **extra,
         )
         self.requests.append(entry)

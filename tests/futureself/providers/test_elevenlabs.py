@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 
@@ -298,6 +299,25 @@ async def test_tts_streams_audio_with_voice_model_format_and_context(vendor_fake
     assert sent.json["model_id"] == "eleven_flash_v2_5"
     assert sent.json["previous_text"] == "It was hard at first."
     assert sent.json["next_text"] == "I never looked back."
+
+
+async def test_tts_connections_stay_open_for_reuse_when_more_than_twenty_are_in_use(vendor_fake, monkeypatch):
+    """httpcore 1.0 closes idle connections whenever its pool holds more than
+    max_keepalive_connections in all: at httpx's default of 20, the second burst opened new ones."""
+    from futureself.providers import elevenlabs
+
+    monkeypatch.setattr(elevenlabs, "POOL_SHARDS", 1)
+    speech = tts(vendor_fake)
+
+    async def speak() -> None:
+        assert [c async for c in speech.stream("Hi.", voice_id="v", output_format="pcm_16000")]
+
+    for _ in range(2):
+        await asyncio.gather(*(speak() for _ in range(30)))
+
+    peers = [r.peer for r in vendor_fake.requests if r.route == "elevenlabs.tts"]
+    assert len(peers) == 60
+    assert len(set(peers)) == 30
 
 
 async def test_tts_produces_pcm_when_asked(vendor_fake):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -85,6 +86,39 @@ async def test_stream_yields_text_deltas_then_usage_and_model(vendor_fake):
     assert deltas[-1].usage.output_tokens == 6
     assert deltas[-1].model == "mistral-small-latest"
     assert vendor_fake.last("mistral.chat").json["stream"] is True
+
+
+async def test_a_finished_stream_leaves_its_connection_for_the_next_request(vendor_fake):
+    """Read only up to ``[DONE]``, a stream's response was closed before its body ended, and
+    its connection could not be reused: every turn opened a new one."""
+    vendor_fake.script("mistral.chat", "First reply.", "Second reply.")
+    adapter = chat(vendor_fake)
+
+    for _ in range(2):
+        assert [d async for d in adapter.stream(request())][-1].usage is not None
+
+    first, second = [r.peer for r in vendor_fake.requests if r.route == "mistral.chat"]
+    assert first is not None
+    assert second == first
+
+
+async def test_a_stream_whose_body_does_not_end_after_done_still_ends_promptly(monkeypatch):
+    from futureself.providers import mistral
+
+    monkeypatch.setattr(mistral, "_BODY_END_SECONDS", 0.05)
+    event = b'data: {"model": "m", "choices": [{"delta": {"content": "Hi."}}]}\n\n'
+
+    class LingeringBody:
+        async def aiter_bytes(self):
+            yield event + b"data: [DONE]\n\n"
+            await asyncio.sleep(60)  # the server keeps the body open
+            yield b"never read"
+
+    started = time.monotonic()
+    chunks = [chunk async for chunk in mistral._completion_chunks(LingeringBody())]
+
+    assert [chunk.texts for chunk in chunks] == [("Hi.",)]
+    assert time.monotonic() - started < 5
 
 
 async def test_the_sdks_request_hooks_run_on_the_event_loop_not_in_a_worker_thread(vendor_fake):
