@@ -65,4 +65,19 @@ def _freeze_startup_heap() -> None:
     gc.freeze()
 
 
+# Full collections only after this many collections of the middle generation (Python's default
+# is 10). What a full pass walks grows with the open conversations (~750 objects each): at 200
+# voice conversations each pass paused the server 80-170 ms, and with the default they came
+# every few seconds (nine in a 105-second benchmark run that ended at 200; every reply in flight
+# waited for each). With 100, one in the same run. The price: cyclic garbage that reaches the
+# oldest generation waits longer to be freed, 50-80 KiB more resident memory per conversation.
+FULL_COLLECTION_AFTER = 100
+
+
+def _collect_fully_less_often() -> None:
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
+
+
 _freeze_startup_heap()
+_collect_fully_less_often()

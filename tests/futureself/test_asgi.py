@@ -22,6 +22,14 @@ def test_the_start_up_heap_is_frozen():
     assert gc.get_freeze_count() > 50_000  # Django, the apps and what they import: out of full collections
 
 
+def test_full_collections_come_after_a_hundred_middle_generation_passes_not_ten():
+    import futureself.asgi  # noqa: F401  (tunes the collector on import)
+
+    young, middle, oldest = gc.get_threshold()
+    assert (middle, oldest) == (10, 100)
+    assert young > 0  # automatic collection stays on
+
+
 def test_the_configured_providers_modules_are_imported_before_the_freeze(settings, monkeypatch):
     from futureself.providers import registry
 
