@@ -372,6 +372,7 @@ def utterance_pcm(text: str = UTTERANCE, workdir: Path | None = None) -> bytes:
 @dataclass
 class TurnResult:
     first_audio_ms: float | None = None  # audio.end sent -> first binary frame received
+    cycle_s: float | None = None  # first audio frame sent -> reply.end: one turn of the conversation
     reply_text: str = ""
     timings: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -422,6 +423,7 @@ class VoiceClient:
                 event = json.loads(message)
                 if event["type"] == "reply.end":
                     result.reply_text, result.timings = event["text"], event["timings"]
+                    result.cycle_s = time.perf_counter() - begin
                     if event["interrupted"]:
                         result.error = "interrupted"
                     return result

@@ -221,7 +221,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="1,10,50")
     parser.add_argument("--turns", type=int, default=2)
     parser.add_argument("--utterance-seconds", type=float, default=2.0)
-    parser.add_argument("--stagger-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--stagger-seconds",
+        type=float,
+        default=10.0,
+        help="sessions start within this (voice_latency passes its turn cycle)",
+    )
     parser.add_argument("--llm-first-token-ms", type=float, default=REPLY_DEFAULT_FIRST_TOKEN_MS)
     parser.add_argument("--llm-tokens-per-second", type=float, default=40)
     parser.add_argument("--tts-first-audio-ms", type=float, default=150)

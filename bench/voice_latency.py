@@ -38,7 +38,6 @@ from typing import Any
 from bench._voice_common import (
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
-    PCM_BYTES_PER_SECOND,
     REPLY,
     ROOT,
     App,
@@ -83,6 +82,7 @@ class Phase:
     server_cpu: float = 0.0
     client_lag_ms: float = 0.0
     wall_s: float = 0.0
+    stagger_s: float = 0.0  # the conversations started at random moments within this many seconds
 
     @property
     def ok(self) -> list[TurnResult]:
@@ -151,6 +151,7 @@ async def run_phase(
 ) -> Phase:
     """``len(people)`` conversations open at once, each starting to speak at a random moment within ``stagger_s``."""
     phase.conversations = len(people)
+    phase.stagger_s = stagger_s
     rss_before = rss_bytes(daphne.pid)
     cpu_before = {f.name: cpu_seconds(f.pid) for f in fakes}
     server_cpu_before = cpu_seconds(daphne.pid)
@@ -189,7 +190,21 @@ async def run_phase(
 # --- the peer -----------------------------------------------------------------------------------------
 
 
-def run_peer(python: Path, mistral: Process, elevenlabs: Process, latency: Latency, sizes: list[int]) -> dict[str, Any]:
+def turn_cycle_s(phase: Phase) -> float:
+    """How long one turn of a conversation takes: speaking, waiting, then the whole reply.
+
+    Simultaneous conversations start at random moments within one such cycle, so that at any
+    moment they are at every stage of a turn, as independent people are. Started within a few
+    seconds of each other instead, they stay in step (every turn takes as long), and all of
+    them speak in the same few seconds of every cycle.
+    """
+    cycles = sorted(t.cycle_s for t in phase.ok if t.cycle_s is not None)
+    return cycles[len(cycles) // 2] if cycles else 10.0
+
+
+def run_peer(
+    python: Path, mistral: Process, elevenlabs: Process, latency: Latency, sizes: list[int], stagger_s: float
+) -> dict[str, Any]:
     """Pipecat measured in its own interpreter (it is not one of the app's dependencies)."""
     if not python.exists():
         return {"error": f"no Pipecat virtualenv at {python} (see bench/peer_pipecat.py for how to make it)"}
@@ -203,6 +218,7 @@ def run_peer(python: Path, mistral: Process, elevenlabs: Process, latency: Laten
             f"--llm-first-token-ms={latency.llm_first_token_ms}",
             f"--llm-tokens-per-second={latency.llm_tokens_per_second}",
             f"--tts-first-audio-ms={latency.tts_first_audio_ms}",
+            f"--stagger-seconds={stagger_s}",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -223,6 +239,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--overlap-turns", type=int, default=5, help="measured turns of the sequential baseline")
     parser.add_argument("--sizes", default="10,50,100,200", help="simultaneous conversations, comma separated")
     parser.add_argument("--concurrent-turns", type=int, default=2, help="turns per conversation under load")
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        help="seconds over which simultaneous conversations start (default: one turn cycle, as measured)",
+    )
     parser.add_argument("--peer-sizes", default="1,10,50")
     parser.add_argument("--no-peer", action="store_true", help="skip Pipecat")
     parser.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
@@ -264,7 +285,7 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
     phases["sequential"].turns = phases["sequential"].turns[1:]
 
     offset = 2
-    utterance_s = len(pcm) / PCM_BYTES_PER_SECOND
+    stagger_s = args.stagger if args.stagger is not None else turn_cycle_s(phases["single"])
     for size in sizes:
         print(f"{size} simultaneous conversations x {args.concurrent_turns} turns ...", file=sys.stderr, flush=True)
         phases[f"n{size}"] = await run_phase(
@@ -274,7 +295,7 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
             pcm,
             args.concurrent_turns,
             fake_list,
-            stagger_s=utterance_s + 1,
+            stagger_s=stagger_s,
         )
         offset += size
         # The fakes keep every request (audio included): forget them between sizes.
@@ -316,7 +337,12 @@ def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, arg
                 fmt(phase.client_lag_ms),
             ]
         )
-    print("Voice latency: audio.end to first reply audio, one daphne process, PostgreSQL + Redis\n")
+    print("Voice latency: audio.end to first reply audio, one daphne process, PostgreSQL + Redis")
+    stagger_s = max((p.stagger_s for p in load), default=0.0)
+    print(
+        f"Simultaneous conversations start at random moments within {stagger_s:.1f} s,"
+        " then each speaks again after each reply.\n"
+    )
     print(
         table(
             [
@@ -474,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
             reset_fake(fakes["elevenlabs"].url, latency)
             script_replies(fakes["mistral"].url, 1000)
             peer_sizes = [int(s) for s in args.peer_sizes.split(",") if s.strip()]
-            peer = run_peer(args.peer_python, fakes["mistral"], fakes["elevenlabs"], latency, peer_sizes)
+            stagger_s = max((p.stagger_s for p in phases.values()), default=0.0)
+            peer = run_peer(args.peer_python, fakes["mistral"], fakes["elevenlabs"], latency, peer_sizes, stagger_s)
         missed = report(phases, peer, latency, args)
         if args.json:
             args.json.write_text(
