@@ -15,8 +15,9 @@ first complete sentence, from its token count and the fake's rate + TTS first au
 Phases, all in one run: a single conversation; the overlap (the same conversation shape
 on a second daphne that speaks only the finished reply, ``VOICE_PIPELINED_TTS=0``);
 N simultaneous conversations (N = 10, 50, 100, 200: overhead, errors, memory per
-conversation, the fakes' CPU); and Pipecat at 1, 10, 50 sessions next to ours
-(``bench/peer_pipecat.py`` in its own virtualenv, see ``--peer-python``).
+conversation, the fakes' CPU), started at random moments within one turn cycle as
+measured by the single conversation (``--stagger`` to choose); and Pipecat at 1, 10, 50
+sessions next to ours (``bench/peer_pipecat.py`` in its own virtualenv, see ``--peer-python``).
 
 Exits 1 when a target is missed: overhead p95 <= 20 ms for one conversation, <= 50 ms
 with no errors for 200, and ahead of Pipecat at every size measured.
