@@ -365,10 +365,12 @@ class MistralChat(_MistralBase):
 
         usage: Usage | None = None
         reply_model = model
+        pieces = events.response.aiter_bytes()
+        finished = False
         try:
             async with contextlib.aclosing(
                 iterate_with_deadlines(
-                    _completion_chunks(events.response),
+                    _completion_chunks(pieces),
                     first_deadline=first_deadline,
                     total_deadline=total_deadline,
                     provider=PROVIDER,
@@ -381,13 +383,17 @@ class MistralChat(_MistralBase):
                     usage = chunk.usage or usage
                     for text in chunk.texts:
                         yield ChatDelta(text)
+            finished = True
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError | GeneratorExit):
                 raise
             raise map_error(exc) from exc
         finally:
-            with contextlib.suppress(Exception):
-                await events.close()
+            if finished:
+                close_after_the_body(pieces, events)
+            else:
+                with contextlib.suppress(Exception):
+                    await events.close()
         yield ChatDelta("", usage=usage or Usage(), model=reply_model)
 
 
@@ -401,7 +407,7 @@ class _CompletionChunk:
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 
 
-async def _completion_chunks(response: Any) -> AsyncIterator[_CompletionChunk]:
+async def _completion_chunks(pieces: AsyncIterator[bytes]) -> AsyncIterator[_CompletionChunk]:
     """The chunks of a streamed chat completion, read straight off the SSE body.
 
     The SDK's own reader looks for event boundaries one byte at a time in Python and
@@ -410,7 +416,6 @@ async def _completion_chunks(response: Any) -> AsyncIterator[_CompletionChunk]:
     {"content"}}], "usage"?}``) until ``[DONE]``; anything else is a bad response.
     """
     buffer = b""
-    pieces = response.aiter_bytes()
     async for piece in pieces:
         buffer += piece
         while (end := _EVENT_END.search(buffer)) is not None:
@@ -423,28 +428,41 @@ async def _completion_chunks(response: Any) -> AsyncIterator[_CompletionChunk]:
             if not data:
                 continue  # a comment or a keep-alive
             if data == "[DONE]":
-                await _read_to_the_end(pieces)
-                return
+                return  # what follows, up to the end of the body: close_after_the_body
             yield _completion_chunk(json.loads(data))
     if buffer.strip():
         raise ProviderBadResponse("Mistral's stream ended in the middle of an event.", provider=PROVIDER)
 
 
-# How long the end of the body may take to follow ``[DONE]`` (it comes in the same breath).
+# How long the end of the body may take to follow ``[DONE]`` (it normally comes in the same breath).
 _BODY_END_SECONDS = 0.5
+_closing: set[asyncio.Task[None]] = set()  # referenced until done: the loop keeps only weak references
 
 
-async def _read_to_the_end(pieces: AsyncIterator[bytes]) -> None:
-    """Read what follows ``[DONE]`` up to the end of the body, and ignore it.
+def close_after_the_body(pieces: AsyncIterator[bytes], events: Any) -> asyncio.Task[None]:
+    """Read what follows ``[DONE]`` up to the end of the body, ignore it, then close the response.
 
     A response closed before its body ended cannot be reused: its connection is dropped and the
     next request opens a new one, in the voice pipeline one TCP connect per turn, often on the way
-    to the persona's first token. If the end does not come promptly the response is closed anyway.
+    to the persona's first token. This runs beside the caller, who has the whole reply already:
+    its last sentence does not wait for the body's end. If the end does not come promptly the
+    response is closed anyway (and its connection with it).
     """
-    with contextlib.suppress(TimeoutError, httpx2.HTTPError):
-        async with asyncio.timeout(_BODY_END_SECONDS):
-            async for _ in pieces:
-                pass
+
+    async def read_to_the_end() -> None:
+        try:
+            with contextlib.suppress(TimeoutError, httpx2.HTTPError):
+                async with asyncio.timeout(_BODY_END_SECONDS):
+                    async for _ in pieces:
+                        pass
+        finally:
+            with contextlib.suppress(Exception):
+                await events.close()
+
+    task = asyncio.get_running_loop().create_task(read_to_the_end())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+    return task
 
 
 def _completion_chunk(event: Any) -> _CompletionChunk:

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.vendor_fakes import samples
-from tests.vendor_fakes.server import Fault, Image, Malformed, NoImage, Stall, VendorFake, bound
+from tests.vendor_fakes.server import Fault, Image, Lingering, Malformed, NoImage, Stall, VendorFake, bound
 
 MODELS = ("mistral-small-latest", "mistral-medium-latest", "mistral-large-latest", "mistral-moderation-latest")
 
@@ -132,7 +132,9 @@ async def _stream(
         await response.write(b"data: {this is not json}\n\n")
         await response.write(b"data: [DONE]\n\n")
         return response
-    text = _reply_text(None if isinstance(reply, Stall) else reply, body)
+    text = _reply_text(
+        reply.text if isinstance(reply, Lingering) else None if isinstance(reply, Stall) else reply, body
+    )
     tokens = _tokens(text)
     await response.write(chunk({"role": "assistant", "content": ""}, None))
     pause = 1 / fake.latency.llm_tokens_per_second if fake.latency.llm_tokens_per_second else 0
@@ -151,6 +153,8 @@ async def _stream(
     }
     await response.write(chunk({"content": ""}, "stop", usage))
     await response.write(b"data: [DONE]\n\n")
+    if isinstance(reply, Lingering):
+        await asyncio.sleep(reply.seconds)
     return response
 
 

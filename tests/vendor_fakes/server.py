@@ -58,6 +58,14 @@ class Stall:
 
 
 @dataclass(frozen=True)
+class Lingering:
+    """A streamed reply whose body stays open ``seconds`` after its last event (``[DONE]``)."""
+
+    text: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Malformed:
     """Answer 200 with a body the SDK cannot parse."""
 

@@ -21,7 +21,7 @@ from futureself.providers.base import (
 )
 from futureself.providers.mistral import MistralChat, MistralImage, MistralModeration
 from futureself.providers.resilience import Deadlines, RetryPolicy
-from tests.vendor_fakes import Fault, Image, Malformed, NoImage, Stall
+from tests.vendor_fakes import Fault, Image, Lingering, Malformed, NoImage, Stall
 from tests.vendor_fakes.samples import png
 
 # Roomy for calls meant to succeed (the SDK imports models lazily on first use, and
@@ -96,28 +96,59 @@ async def test_a_finished_stream_leaves_its_connection_for_the_next_request(vend
 
     for _ in range(2):
         assert [d async for d in adapter.stream(request())][-1].usage is not None
+        await asyncio.sleep(0.05)  # the body's end is read beside the caller; turns are seconds apart
 
     first, second = [r.peer for r in vendor_fake.requests if r.route == "mistral.chat"]
     assert first is not None
     assert second == first
 
 
-async def test_a_stream_whose_body_does_not_end_after_done_still_ends_promptly(monkeypatch):
+async def test_a_reply_is_complete_at_done_even_while_the_body_stays_open(vendor_fake, monkeypatch):
+    """The end of the body is read beside the caller: the reply's last words (and so its last
+    sentence's speech) do not wait for it."""
+    from futureself.providers import mistral
+
+    monkeypatch.setattr(mistral, "_BODY_END_SECONDS", 5)
+    vendor_fake.script("mistral.chat", Lingering("All done here.", seconds=1))
+
+    started = time.monotonic()
+    deltas = [d async for d in chat(vendor_fake).stream(request())]
+    elapsed = time.monotonic() - started
+
+    assert "".join(d.text for d in deltas) == "All done here."
+    assert deltas[-1].usage is not None
+    assert elapsed < 0.8
+    await asyncio.gather(*mistral._closing)  # the body's end, read meanwhile
+
+
+async def test_a_body_that_does_not_end_after_done_is_closed_after_a_bound(monkeypatch):
+    """The end of the body is read beside the caller (the reply is complete at ``[DONE]``), and
+    a server that keeps the body open gets the response closed after half a second."""
     from futureself.providers import mistral
 
     monkeypatch.setattr(mistral, "_BODY_END_SECONDS", 0.05)
-    event = b'data: {"model": "m", "choices": [{"delta": {"content": "Hi."}}]}\n\n'
+    read_after_done = []
 
-    class LingeringBody:
-        async def aiter_bytes(self):
-            yield event + b"data: [DONE]\n\n"
-            await asyncio.sleep(60)  # the server keeps the body open
-            yield b"never read"
+    async def lingering_body():
+        yield b"data: [DONE]\n\n"
+        read_after_done.append(True)
+        await asyncio.sleep(60)  # the server keeps the body open
+        yield b"never read"
 
+    class Events:
+        closed = False
+
+        async def close(self):
+            self.closed = True
+
+    pieces, events = lingering_body(), Events()
+    assert [chunk async for chunk in mistral._completion_chunks(pieces)] == []  # ends at [DONE] at once
     started = time.monotonic()
-    chunks = [chunk async for chunk in mistral._completion_chunks(LingeringBody())]
 
-    assert [chunk.texts for chunk in chunks] == [("Hi.",)]
+    await asyncio.wait_for(mistral.close_after_the_body(pieces, events), 5)
+
+    assert read_after_done == [True]
+    assert events.closed is True
     assert time.monotonic() - started < 5
 
 
