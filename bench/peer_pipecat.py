@@ -66,6 +66,7 @@ def cpu_seconds() -> float:
 
 
 async def run_size(args: argparse.Namespace, sessions: int, http) -> dict:
+    ramp = args.ramp_turns if sessions > 1 else 0  # as bench.voice_latency: all sessions talk in every measured turn
     from pipecat.frames.frames import EndFrame, LLMContextFrame, LLMFullResponseEndFrame, TTSAudioRawFrame
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.runner import PipelineRunner
@@ -130,7 +131,7 @@ async def run_size(args: argparse.Namespace, sessions: int, http) -> dict:
         try:
             await go.wait()
             await asyncio.sleep(start_after)
-            for _ in range(args.turns):
+            for _ in range(args.turns + 2 * ramp):
                 # What our clients spend speaking, so both systems see the same arrival pattern.
                 await asyncio.sleep(args.utterance_seconds)
                 probe.reset()
@@ -155,7 +156,7 @@ async def run_size(args: argparse.Namespace, sessions: int, http) -> dict:
                 await asyncio.wait_for(running, 30)
             except TimeoutError:
                 running.cancel()
-        return results
+        return results[ramp : ramp + args.turns]
 
     go = asyncio.Event()
     rng = random.Random(sessions)
@@ -166,7 +167,9 @@ async def run_size(args: argparse.Namespace, sessions: int, http) -> dict:
     ]
     await asyncio.sleep(0.5)  # let every pipeline start
     go.set()
-    gathered = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 120 + args.turns * 40)
+    gathered = await asyncio.wait_for(
+        asyncio.gather(*tasks, return_exceptions=True), 120 + (args.turns + 2 * ramp) * 40 + args.stagger_seconds
+    )
     wall = time.perf_counter() - started
     turns = []
     for result in gathered:
@@ -221,6 +224,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="1,10,50")
     parser.add_argument("--turns", type=int, default=2)
     parser.add_argument("--utterance-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--ramp-turns",
+        type=int,
+        default=0,
+        help="with several sessions, turns spoken before and after the measured ones and not counted",
+    )
     parser.add_argument(
         "--stagger-seconds",
         type=float,

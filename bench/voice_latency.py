@@ -16,7 +16,8 @@ Phases, all in one run: a single conversation; the overlap (the same conversatio
 on a second daphne that speaks only the finished reply, ``VOICE_PIPELINED_TTS=0``);
 N simultaneous conversations (N = 10, 50, 100, 200: overhead, errors, memory per
 conversation, the fakes' CPU), started at random moments within one turn cycle as
-measured by the single conversation (``--stagger`` to choose); and Pipecat at 1, 10, 50
+measured by the single conversation (``--stagger`` to choose), each counting only the turns
+during which all of them are talking; and Pipecat at 1, 10, 50
 sessions next to ours (``bench/peer_pipecat.py`` in its own virtualenv, see ``--peer-python``).
 
 Exits 1 when a target is missed: overhead p95 <= 20 ms for one conversation, <= 50 ms
@@ -39,6 +40,7 @@ from typing import Any
 from bench._voice_common import (
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
+    PCM_BYTES_PER_SECOND,
     REPLY,
     ROOT,
     App,
@@ -84,6 +86,7 @@ class Phase:
     client_lag_ms: float = 0.0
     wall_s: float = 0.0
     stagger_s: float = 0.0  # the conversations started at random moments within this many seconds
+    utterance_s: float = 0.0  # how long each person spoke before each turn
 
     @property
     def ok(self) -> list[TurnResult]:
@@ -149,10 +152,17 @@ async def run_phase(
     fakes: list[Process],
     *,
     stagger_s: float,
+    ramp: int = 0,
 ) -> Phase:
-    """``len(people)`` conversations open at once, each starting to speak at a random moment within ``stagger_s``."""
+    """``len(people)`` conversations open at once, each starting to speak at a random moment within ``stagger_s``.
+
+    With ``ramp``, each conversation speaks that many more times before and after its ``turns``
+    measured ones, and those are not counted: started within one turn cycle, the conversations are
+    then all talking throughout every measured turn (not yet all at the start, no longer all at the end).
+    """
     phase.conversations = len(people)
     phase.stagger_s = stagger_s
+    phase.utterance_s = len(pcm) / PCM_BYTES_PER_SECOND
     rss_before = rss_bytes(daphne.pid)
     cpu_before = {f.name: cpu_seconds(f.pid) for f in fakes}
     server_cpu_before = cpu_seconds(daphne.pid)
@@ -167,7 +177,7 @@ async def run_phase(
                     daphne.url,
                     person,
                     pcm,
-                    turns,
+                    turns + 2 * ramp,
                     start_after=rng.uniform(0, stagger_s),
                     connected=connected[index],
                     go=go,
@@ -184,7 +194,7 @@ async def run_phase(
     phase.memory_per_conversation = (max(rss_connected, rss_bytes(daphne.pid)) - rss_before) / len(people)
     phase.fake_cpu = {f.name: (cpu_seconds(f.pid) - cpu_before[f.name]) / phase.wall_s for f in fakes}
     phase.server_cpu = (cpu_seconds(daphne.pid) - server_cpu_before) / phase.wall_s
-    phase.turns = [turn for result in results for turn in result]
+    phase.turns = [turn for result in results for turn in result[ramp : ramp + turns]]
     return phase
 
 
@@ -203,8 +213,19 @@ def turn_cycle_s(phase: Phase) -> float:
     return cycles[len(cycles) // 2] if cycles else 10.0
 
 
+def chosen_stagger_s(args: argparse.Namespace, single: Phase) -> float:
+    return args.stagger if args.stagger is not None else turn_cycle_s(single)
+
+
 def run_peer(
-    python: Path, mistral: Process, elevenlabs: Process, latency: Latency, sizes: list[int], stagger_s: float
+    python: Path,
+    mistral: Process,
+    elevenlabs: Process,
+    latency: Latency,
+    sizes: list[int],
+    *,
+    stagger_s: float,
+    utterance_s: float,
 ) -> dict[str, Any]:
     """Pipecat measured in its own interpreter (it is not one of the app's dependencies)."""
     if not python.exists():
@@ -220,6 +241,8 @@ def run_peer(
             f"--llm-tokens-per-second={latency.llm_tokens_per_second}",
             f"--tts-first-audio-ms={latency.tts_first_audio_ms}",
             f"--stagger-seconds={stagger_s}",
+            f"--utterance-seconds={utterance_s}",
+            "--ramp-turns=1",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -239,7 +262,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--turns", type=int, default=10, help="measured turns of the single conversation")
     parser.add_argument("--overlap-turns", type=int, default=5, help="measured turns of the sequential baseline")
     parser.add_argument("--sizes", default="10,50,100,200", help="simultaneous conversations, comma separated")
-    parser.add_argument("--concurrent-turns", type=int, default=2, help="turns per conversation under load")
+    parser.add_argument(
+        "--concurrent-turns",
+        type=int,
+        default=2,
+        help="measured turns per conversation under load (each speaks once more before and after, not counted)",
+    )
     parser.add_argument(
         "--stagger",
         type=float,
@@ -286,7 +314,7 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
     phases["sequential"].turns = phases["sequential"].turns[1:]
 
     offset = 2
-    stagger_s = args.stagger if args.stagger is not None else turn_cycle_s(phases["single"])
+    stagger_s = chosen_stagger_s(args, phases["single"])
     for size in sizes:
         print(f"{size} simultaneous conversations x {args.concurrent_turns} turns ...", file=sys.stderr, flush=True)
         phases[f"n{size}"] = await run_phase(
@@ -297,6 +325,7 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
             args.concurrent_turns,
             fake_list,
             stagger_s=stagger_s,
+            ramp=1,
         )
         offset += size
         # The fakes keep every request (audio included): forget them between sizes.
@@ -339,7 +368,7 @@ def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, arg
             ]
         )
     print("Voice latency: audio.end to first reply audio, one daphne process, PostgreSQL + Redis")
-    stagger_s = max((p.stagger_s for p in load), default=0.0)
+    stagger_s = chosen_stagger_s(args, phases["single"])
     print(
         f"Simultaneous conversations start at random moments within {stagger_s:.1f} s,"
         " then each speaks again after each reply.\n"
@@ -501,8 +530,15 @@ def main(argv: list[str] | None = None) -> int:
             reset_fake(fakes["elevenlabs"].url, latency)
             script_replies(fakes["mistral"].url, 1000)
             peer_sizes = [int(s) for s in args.peer_sizes.split(",") if s.strip()]
-            stagger_s = max((p.stagger_s for p in phases.values()), default=0.0)
-            peer = run_peer(args.peer_python, fakes["mistral"], fakes["elevenlabs"], latency, peer_sizes, stagger_s)
+            peer = run_peer(
+                args.peer_python,
+                fakes["mistral"],
+                fakes["elevenlabs"],
+                latency,
+                peer_sizes,
+                stagger_s=chosen_stagger_s(args, phases["single"]),
+                utterance_s=phases["single"].utterance_s,
+            )
         missed = report(phases, peer, latency, args)
         if args.json:
             args.json.write_text(
@@ -517,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "memory_per_conversation": p.memory_per_conversation,
                                 "fake_cpu": p.fake_cpu,
                                 "server_cpu": p.server_cpu,
+                                "stagger_s": p.stagger_s,
                             }
                             for k, p in phases.items()
                         },
