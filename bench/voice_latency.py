@@ -289,7 +289,7 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
     pipelined = app.start_daphne("daphne")
     sequential = app.start_daphne("daphne-sequential", VOICE_PIPELINED_TTS="0")
     fake_list = list(fakes.values())
-    total_turns = 2 * (args.turns + args.overlap_turns + 2) + sum(sizes) * args.concurrent_turns
+    total_turns = 2 * (args.turns + args.overlap_turns + 2) + sum(sizes) * (args.concurrent_turns + 2)
     reset_fake(fakes["mistral"].url, latency)
     reset_fake(fakes["elevenlabs"].url, latency)
     script_replies(fakes["mistral"].url, total_turns + 50)
