@@ -71,6 +71,8 @@ from bench._voice_common import (
 SINGLE_TARGET_MS = 20
 CONCURRENT_TARGET_MS = 50
 CONCURRENT_TARGET_SIZE = 200
+# Turns each conversation under load speaks before and after its measured ones, not counted (see run_phase).
+RAMP_TURNS = 1
 PEER_PYTHON = ROOT / "bench" / ".venv" / "bin" / "python"
 
 
@@ -242,7 +244,7 @@ def run_peer(
             f"--tts-first-audio-ms={latency.tts_first_audio_ms}",
             f"--stagger-seconds={stagger_s}",
             f"--utterance-seconds={utterance_s}",
-            "--ramp-turns=1",
+            f"--ramp-turns={RAMP_TURNS}",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -289,7 +291,7 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
     pipelined = app.start_daphne("daphne")
     sequential = app.start_daphne("daphne-sequential", VOICE_PIPELINED_TTS="0")
     fake_list = list(fakes.values())
-    total_turns = 2 * (args.turns + args.overlap_turns + 2) + sum(sizes) * (args.concurrent_turns + 2)
+    total_turns = 2 * (args.turns + args.overlap_turns + 2) + sum(sizes) * (args.concurrent_turns + 2 * RAMP_TURNS)
     reset_fake(fakes["mistral"].url, latency)
     reset_fake(fakes["elevenlabs"].url, latency)
     script_replies(fakes["mistral"].url, total_turns + 50)
@@ -325,7 +327,7 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
             args.concurrent_turns,
             fake_list,
             stagger_s=stagger_s,
-            ramp=1,
+            ramp=RAMP_TURNS,
         )
         offset += size
         # The fakes keep every request (audio included): forget them between sizes.
