@@ -132,9 +132,10 @@ async def _stream(
         await response.write(b"data: {this is not json}\n\n")
         await response.write(b"data: [DONE]\n\n")
         return response
-    text = _reply_text(
-        reply.text if isinstance(reply, Lingering) else None if isinstance(reply, Stall) else reply, body
-    )
+    if isinstance(reply, Lingering):
+        text = reply.text
+    else:
+        text = _reply_text(None if isinstance(reply, Stall) else reply, body)
     tokens = _tokens(text)
     await response.write(chunk({"role": "assistant", "content": ""}, None))
     pause = 1 / fake.latency.llm_tokens_per_second if fake.latency.llm_tokens_per_second else 0
