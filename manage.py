@@ -5,6 +5,10 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "futureself.settings")
+    # Before Django loads the daphne app, which creates the server's event loop (runserver).
+    from futureself import eventloop
+
+    eventloop.install()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

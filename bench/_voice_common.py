@@ -269,7 +269,7 @@ class App:
         port = free_port()
         log = self.workdir / f"{name}.log"
         popen = subprocess.Popen(
-            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "futureself.asgi:application"],
+            [PYTHON, "-m", "futureself.serve", "-b", "127.0.0.1", "-p", str(port), "futureself.asgi:application"],
             cwd=ROOT,
             env={**self.env, **extra_env},
             stdout=log.open("w"),

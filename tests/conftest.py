@@ -13,6 +13,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from futureself import eventloop
 from futureself.models import ApiToken
 from futureself.providers import registry
 from tests.fakes.providers import FakeChat, FakeImageGenerator, FakeSpeechToText, FakeTextToSpeech
@@ -29,6 +30,12 @@ def _guarded_connect(self, address):
     if isinstance(host, str) and not (host.startswith(_LOOPBACK) or host.startswith("/") or host == ""):
         raise RuntimeError(f"Tests must not reach the network (tried {host!r}).")
     return _real_connect(self, address)
+
+
+def pytest_asyncio_loop_factories(config, item):
+    # The server's loop (uvloop unless FUTURESELF_EVENT_LOOP says asyncio), so the suite runs on it.
+    name = eventloop.configured()
+    return {name: eventloop.factory(name)}
 
 
 def pytest_collection_modifyitems(items):

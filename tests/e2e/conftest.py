@@ -135,7 +135,7 @@ def start_server(extra_env: dict[str, str] | None = None) -> LiveServer:
     log_path = var_dir / "server.log"
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "futureself.asgi:application"],
+        [sys.executable, "-m", "futureself.serve", "-b", "127.0.0.1", "-p", str(port), "futureself.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=log,

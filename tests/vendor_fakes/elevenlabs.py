@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.vendor_fakes import samples
-from tests.vendor_fakes.server import Fault, Malformed, Stall, VendorFake, bound
+from tests.vendor_fakes.server import Fault, Malformed, Stall, VendorFake, bound, clock
 
 VOICES = (
     {"voice_id": "JBFqnCBsd6RMkjVDRZzb", "name": "George", "labels": {"accent": "british", "age": "middle aged"}},
@@ -38,7 +38,7 @@ def _words(text: str) -> list[dict[str, Any]]:
 
 
 async def batch_stt(request: web.Request, fake: VendorFake) -> web.Response:
-    arrived = asyncio.get_running_loop().time()
+    arrived = clock()
     form, files = {}, {}
     for name, value in (await request.post()).items():
         if isinstance(value, web.FileField):
@@ -104,7 +104,7 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
             await ws.send_json({"message_type": "committed_transcript", "text": text})
 
     async for message in ws:
-        received_at = asyncio.get_running_loop().time()
+        received_at = clock()
         if message.type != WSMsgType.TEXT:
             continue
         try:
@@ -136,7 +136,7 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
 
 
 async def tts_stream(request: web.Request, fake: VendorFake) -> web.StreamResponse:
-    arrived = asyncio.get_running_loop().time()
+    arrived = clock()
     body = await request.json()
     fake.record(request, "elevenlabs.tts", json=body)
     reply = fake.next_reply("elevenlabs.tts")
@@ -157,7 +157,7 @@ async def tts_stream(request: web.Request, fake: VendorFake) -> web.StreamRespon
     per_second = samples.bytes_per_second(output_format)
     chunk_size = max(1024, int(per_second / 10))  # about 100 ms of audio per chunk
     # Real time by the clock from the first chunk: the fake's scheduling delays do not add up.
-    first_chunk_at = asyncio.get_running_loop().time()
+    first_chunk_at = clock()
     for index, start in enumerate(range(0, len(audio), chunk_size)):
         if isinstance(reply, Stall) and index >= reply.after:
             await fake.stall()
@@ -172,7 +172,7 @@ async def tts_stream(request: web.Request, fake: VendorFake) -> web.StreamRespon
 async def tts_stream_with_timestamps(request: web.Request, fake: VendorFake) -> web.StreamResponse:
     """The same speech as ``tts_stream``, as newline-delimited JSON chunks ``{"audio_base64", "alignment"}``
     (what Pipecat's ElevenLabs HTTP service reads), paced the same way."""
-    arrived = asyncio.get_running_loop().time()
+    arrived = clock()
     body = await request.json()
     fake.record(request, "elevenlabs.tts", json=body)
     reply = fake.next_reply("elevenlabs.tts")
@@ -186,7 +186,7 @@ async def tts_stream_with_timestamps(request: web.Request, fake: VendorFake) -> 
     await fake.sleep_from(arrived, fake.latency.tts_first_audio_ms)
     per_second = samples.bytes_per_second(output_format)
     chunk_size = max(1024, int(per_second / 10))
-    first_chunk_at = asyncio.get_running_loop().time()
+    first_chunk_at = clock()
     for index, start in enumerate(range(0, len(audio), chunk_size)):
         if fake.latency.tts_realtime and index:
             await fake.pace_until(first_chunk_at + start / per_second)

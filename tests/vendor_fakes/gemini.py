@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Any
 
 from aiohttp import web
 
 from tests.vendor_fakes import samples
-from tests.vendor_fakes.server import Fault, Image, Malformed, NoImage, Stall, VendorFake, bound
+from tests.vendor_fakes.server import Fault, Image, Malformed, NoImage, Stall, VendorFake, bound, clock
 
 
 def add_routes(app: web.Application, fake: VendorFake) -> None:
@@ -19,7 +18,7 @@ def add_routes(app: web.Application, fake: VendorFake) -> None:
 
 
 async def generate(request: web.Request, fake: VendorFake) -> web.Response:
-    arrived = asyncio.get_running_loop().time()
+    arrived = clock()
     model, _, action = request.match_info["model_action"].partition(":")
     if action != "generateContent":
         return web.json_response({"error": {"code": 404, "message": "not faked", "status": "NOT_FOUND"}}, status=404)

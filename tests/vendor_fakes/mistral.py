@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.vendor_fakes import samples
-from tests.vendor_fakes.server import Fault, Image, Lingering, Malformed, NoImage, Stall, VendorFake, bound
+from tests.vendor_fakes.server import Fault, Image, Lingering, Malformed, NoImage, Stall, VendorFake, bound, clock
 
 MODELS = ("mistral-small-latest", "mistral-medium-latest", "mistral-large-latest", "mistral-moderation-latest")
 
@@ -57,7 +57,7 @@ def _reply_text(reply: Any, body: dict[str, Any]) -> str:
 
 
 async def chat(request: web.Request, fake: VendorFake) -> web.StreamResponse:
-    arrived = asyncio.get_running_loop().time()
+    arrived = clock()
     body = await request.json()
     fake.record(request, "mistral.chat", json=body)
     reply = fake.next_reply("mistral.chat")
@@ -113,7 +113,7 @@ async def _stream(
     await fake.sleep_from(arrived, fake.latency.llm_first_token_ms)
     # Token k leaves at first token + k / rate by the clock, so the fake's own scheduling delays
     # do not add up over a reply (they would count as the app's overhead in the voice benchmark).
-    first_token_at = asyncio.get_running_loop().time()
+    first_token_at = clock()
 
     def chunk(delta: dict[str, Any], finish: str | None, usage: dict[str, int] | None = None) -> bytes:
         data: dict[str, Any] = {
@@ -190,7 +190,7 @@ async def create_agent(request: web.Request, fake: VendorFake) -> web.Response:
 
 
 async def conversation(request: web.Request, fake: VendorFake) -> web.Response:
-    arrived = asyncio.get_running_loop().time()
+    arrived = clock()
     body = await request.json()
     fake.record(request, "mistral.conversations", json=body)
     reply = fake.next_reply("mistral.conversations")
