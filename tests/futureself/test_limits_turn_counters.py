@@ -105,3 +105,20 @@ def test_an_unlimited_voice_budget_is_none_and_guests_without_a_key_are_not_coun
     assert turn_counters(owner=ALICE, ip=None, scope="ws_turn") is None
     for _ in range(5):
         assert turn_counters(owner=Owner(), ip=None, scope="ws_turn") is None
+
+
+def test_the_redis_client_is_made_once_not_per_turn(counters, monkeypatch):
+    if counters != "redis":
+        pytest.skip("the local-memory cache has no client")
+    cache = limits._counter_cache()
+    made = []
+    real_get_client = cache._cache.get_client
+    monkeypatch.setattr(cache._cache, "get_client", lambda *a, **kw: made.append(kw) or real_get_client(*a, **kw))
+
+    for _ in range(3):
+        turn_counters(owner=ALICE, ip="10.0.0.1", scope="ws_turn", limits=False)
+        budget_charge_all(owner=ALICE, amounts={"llm_tokens": 5})
+
+    assert len(made) <= 1
+    monkeypatch.undo()
+    assert budget_used(owner=ALICE, kind="llm_tokens") == 15
