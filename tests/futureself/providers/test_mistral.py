@@ -88,9 +88,27 @@ async def test_stream_yields_text_deltas_then_usage_and_model(vendor_fake):
     assert vendor_fake.last("mistral.chat").json["stream"] is True
 
 
-async def test_a_finished_stream_leaves_its_connection_for_the_next_request(vendor_fake):
+async def test_requests_are_spread_over_several_connection_pools(vendor_fake):
+    """One httpcore pool's bookkeeping grows with the square of its connections: a process's
+    chat and moderation calls go through POOL_SHARDS clients in turn."""
+    from futureself.providers import mistral
+
+    vendor_fake.script("mistral.chat", *[f"Reply {n}." for n in range(mistral.POOL_SHARDS)])
+    adapter = chat(vendor_fake)
+
+    clients = [adapter.client() for _ in range(mistral.POOL_SHARDS + 1)]
+    assert len({id(c) for c in clients}) == mistral.POOL_SHARDS > 1
+    assert clients[-1] is clients[0]
+    for _ in range(mistral.POOL_SHARDS):  # each of them streams
+        assert [d async for d in adapter.stream(request())][-1].usage is not None
+
+
+async def test_a_finished_stream_leaves_its_connection_for_the_next_request(vendor_fake, monkeypatch):
     """Read only up to ``[DONE]``, a stream's response was closed before its body ended, and
     its connection could not be reused: every turn opened a new one."""
+    from futureself.providers import mistral
+
+    monkeypatch.setattr(mistral, "POOL_SHARDS", 1)  # both requests through the same pool
     vendor_fake.script("mistral.chat", "First reply.", "Second reply.")
     adapter = chat(vendor_fake)
 
@@ -152,11 +170,14 @@ async def test_a_body_that_does_not_end_after_done_is_closed_after_a_bound(monke
     assert time.monotonic() - started < 5
 
 
-async def test_the_sdks_request_hooks_run_on_the_event_loop_not_in_a_worker_thread(vendor_fake):
+async def test_the_sdks_request_hooks_run_on_the_event_loop_not_in_a_worker_thread(vendor_fake, monkeypatch):
     """Each trip to a worker thread cost up to a millisecond before a first token (see
     ``_run_sdk_hooks_inline``); the SDK's own user-agent hook still runs."""
     import threading
 
+    from futureself.providers import mistral
+
+    monkeypatch.setattr(mistral, "POOL_SHARDS", 1)  # the hooks go on the client that sends
     adapter = chat(vendor_fake)
     threads = []
 

@@ -193,13 +193,20 @@ async def test_a_provider_that_ignores_its_deadline_is_still_cut_off(settings):
     assert time.perf_counter() - started < 1.0
 
 
-async def test_it_keeps_one_provider_and_one_client_per_event_loop(fake_moderation, settings):
+async def test_it_keeps_one_provider_and_its_clients_per_event_loop(fake_moderation, settings):
+    from futureself.providers import mistral
+
     provider = registry.moderation()
-    client = provider.inner.client()
+
+    def clients() -> set[int]:
+        return {id(provider.inner.client()) for _ in range(2 * mistral.POOL_SHARDS)}
+
+    before = clients()
     await moderate("one")
     await moderate("two")
 
     assert registry.moderation() is provider
-    assert provider.inner.client() is client
+    assert clients() == before
+    assert len(before) == mistral.POOL_SHARDS  # the SDK's clients, taken in turn, never rebuilt
     settings.MISTRAL_SERVER_URL = "http://127.0.0.1:10"
     assert registry.moderation() is not provider
