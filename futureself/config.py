@@ -81,3 +81,32 @@ def image_provider_choice(explicit: str, *, gemini_key: str, mistral_key: str) -
     if mistral_key:
         return "mistral"
     return "offline"
+
+
+def crisis_resources_config(defaults: dict[str, list[dict]], extra: dict[str, Any]) -> dict[str, list[dict]]:
+    """The crisis resources by country: the built-in table with ``CRISIS_RESOURCES_JSON``'s countries
+    added or replaced. Each entry must be what ``CrisisResource`` describes; anything else stops
+    the start with the country at fault (a crisis reply must never fail on a typo in the table)."""
+    from django.core.exceptions import ImproperlyConfigured
+    from pydantic import TypeAdapter, ValidationError
+
+    from futureself.safety.schemas import CrisisResource
+
+    entries = TypeAdapter(list[CrisisResource])
+    table = dict(defaults)
+    for country, resources in extra.items():
+        code = str(country).strip().upper()
+        if not (code == "INTL" or (len(code) == 2 and code.isalpha())):
+            raise ImproperlyConfigured(
+                f"CRISIS_RESOURCES_JSON: {country!r} is not a country code (two letters, e.g. DE, or INTL)."
+            )
+        try:
+            table[code] = [resource.model_dump() for resource in entries.validate_python(resources)]
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise ImproperlyConfigured(
+                f'CRISIS_RESOURCES_JSON["{country}"] must be a list of {{"name": ..., "contact": ...}} '
+                f"objects: {problem['msg']} at {where or 'the top'}."
+            ) from None
+    return table

@@ -8,7 +8,6 @@ them all.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from django.utils.csp import CSP
 from futureself.config import (
     cache_config,
     channel_layers_config,
+    crisis_resources_config,
     database_config,
     image_provider_choice,
     provider_choice,
@@ -293,7 +293,7 @@ CRISIS_RESOURCES: dict[str, list[dict[str, str]]] = {
     "IE": [{"name": "Samaritans (24/7, free)", "contact": "116 123"}],
 }
 # Extra or replacement countries as JSON: {"DE": [{"name": "TelefonSeelsorge", "contact": "0800 111 0 111"}]}
-CRISIS_RESOURCES.update(json.loads(env_str("CRISIS_RESOURCES_JSON") or "{}"))
+CRISIS_RESOURCES = crisis_resources_config(CRISIS_RESOURCES, env_json("CRISIS_RESOURCES_JSON"))
 
 # Retention, enforced by `manage.py purge_expired` (run it daily from cron). 0 keeps forever.
 GUEST_RETENTION_DAYS = env_int("GUEST_RETENTION_DAYS", 30)

@@ -9,6 +9,7 @@ import pytest
 from futureself.config import (
     cache_config,
     channel_layers_config,
+    crisis_resources_config,
     database_config,
     image_provider_choice,
     provider_choice,
@@ -172,6 +173,47 @@ def test_invalid_media_storage_options_stop_the_start_without_echoing_them(tmp_p
     assert out.returncode != 0
     assert "ImproperlyConfigured: FUTURESELF_MEDIA_STORAGE_OPTIONS must be a JSON object" in out.stderr
     assert "bucket_name" not in out.stderr
+
+
+BUILT_IN = {"GB": [{"name": "Samaritans", "contact": "116 123"}], "INTL": [{"name": "Befrienders", "contact": "x"}]}
+
+
+def test_crisis_resources_from_the_environment_add_or_replace_countries():
+    table = crisis_resources_config(
+        BUILT_IN,
+        {
+            "de": [{"name": "TelefonSeelsorge", "contact": "0800 111 0 111"}],
+            "GB": [{"name": "Shout", "contact": "85258"}],
+        },
+    )
+
+    assert table["DE"] == [{"name": "TelefonSeelsorge", "contact": "0800 111 0 111"}]  # found by its upper-case code
+    assert table["GB"] == [{"name": "Shout", "contact": "85258"}]
+    assert table["INTL"] == BUILT_IN["INTL"]
+    assert BUILT_IN["GB"] == [{"name": "Samaritans", "contact": "116 123"}]  # the defaults are not changed
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"DE": [{"name": "TelefonSeelsorge"}]}, r'CRISIS_RESOURCES_JSON\["DE"\] .* Field required at 0\.contact'),
+        ({"DE": {"name": "TelefonSeelsorge", "contact": "0800"}}, r'CRISIS_RESOURCES_JSON\["DE"\] must be a list'),
+        ({"Germany": []}, "'Germany' is not a country code"),
+    ],
+)
+def test_a_malformed_crisis_resource_stops_the_start_naming_the_country(extra, message):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match=message):
+        crisis_resources_config(BUILT_IN, extra)
+
+
+def test_crisis_resources_json_that_is_not_json_stops_the_start(tmp_path):
+    out = _settings_in_subprocess(
+        {"DJANGO_DEBUG": "1", "FUTURESELF_VAR_DIR": str(tmp_path), "CRISIS_RESOURCES_JSON": '{"DE": [}'}, "1"
+    )
+    assert out.returncode != 0
+    assert "ImproperlyConfigured: CRISIS_RESOURCES_JSON must be a JSON object" in out.stderr
 
 
 def test_production_settings_pass_check_deploy(tmp_path):
