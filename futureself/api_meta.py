@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from futureself.providers.registry import provider_status
 
@@ -14,6 +14,9 @@ class ProviderStatusOut(Schema):
     speech_to_text: str
     text_to_speech: str
     image: str
+    moderation: str = Field(
+        description="The safety check's second opinion after its phrase check: 'mistral', or 'offline' (phrases alone)"
+    )
     offline_mode: bool
 
 

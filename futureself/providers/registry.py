@@ -161,7 +161,8 @@ def provider_status() -> dict[str, Any]:
         "text_to_speech": configured_name("tts"),
         "image": configured_name("image"),
     }
-    return {**names, "offline_mode": "offline" in names.values()}
+    # Moderation follows chat and is not an interface of its own: "offline" means the phrase check alone.
+    return {**names, "moderation": configured_name("moderation"), "offline_mode": "offline" in names.values()}
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

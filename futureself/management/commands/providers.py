@@ -43,6 +43,8 @@ class Command(BaseCommand):
             if interface == "chat" and name == "mistral":
                 for task, model in settings.MISTRAL_MODELS.items():
                     self.stdout.write(f"  {task:<14}{model}")
+        moderation = registry.configured_name("moderation")
+        self.stdout.write(f"{'moderation':<16}{moderation:<12}{self._moderation_details(moderation)}")
         offline = [label for interface, label in INTERFACES if registry.configured_name(interface) == "offline"]
         self.stdout.write(f"offline mode: {'on for ' + ', '.join(offline) if offline else 'off'}")
         if ping:
@@ -68,6 +70,14 @@ class Command(BaseCommand):
             model = settings.GEMINI_IMAGE_MODEL if name == "gemini" else settings.MISTRAL_IMAGE_MODEL
             return f"{model} at {where}"
         return f"at {where}"
+
+    def _moderation_details(self, name: str) -> str:
+        if name == "offline":
+            if not settings.SAFETY_MODERATION_ENABLED:
+                return "off (SAFETY_MODERATION_ENABLED=0): the phrase check alone screens messages"
+            return "the phrase check alone screens messages (moderation follows chat: it needs Mistral)"
+        where = settings.MISTRAL_SERVER_URL or "vendor default URL"
+        return f"{settings.MISTRAL_MODELS['moderation']} after the phrase check, at {where}"
 
     def _ping(self) -> None:
         # One call per vendor, through the first interface it serves.

@@ -64,6 +64,7 @@ def test_the_status_names_the_provider_of_each_interface_and_says_which_are_offl
         "speech_to_text": "offline",
         "text_to_speech": "offline",
         "image": "gemini",
+        "moderation": "mistral",  # follows chat
         "offline_mode": True,
     }
 
@@ -71,7 +72,7 @@ def test_the_status_names_the_provider_of_each_interface_and_says_which_are_offl
 def test_the_status_says_offline_for_every_interface_with_no_vendor(client):
     body = client.get("/api/status").json()  # the test settings: no keys
 
-    assert {body[i] for i in ("chat", "speech_to_text", "text_to_speech", "image")} == {"offline"}
+    assert {body[i] for i in ("chat", "speech_to_text", "text_to_speech", "image", "moderation")} == {"offline"}
     assert body["offline_mode"] is True
 
 
@@ -83,8 +84,9 @@ def test_the_status_is_not_in_offline_mode_when_every_interface_has_a_vendor(cli
 
     body = client.get("/api/status").json()
 
-    assert "offline" not in body.values()
+    assert "offline" not in {body[i] for i in ("chat", "speech_to_text", "text_to_speech", "image")}
     assert body["offline_mode"] is False
+    assert body["moderation"] == "offline"  # not an interface: without Mistral's key, the phrase check alone
 
 
 # --- API status per provider error --------------------------------------------------------

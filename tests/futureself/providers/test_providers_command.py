@@ -48,6 +48,20 @@ def test_it_says_every_interface_is_offline_under_test_settings():
     assert "offline mode: on for chat, speech-to-text, text-to-speech, image" in output
 
 
+def test_it_says_what_screens_messages_besides_the_phrase_check(vendors, settings):
+    settings.SAFETY_MODERATION_ENABLED = True
+    assert (
+        f"moderation      mistral     mistral-moderation-latest after the phrase check, at {vendors.base_url}" in run()
+    )
+
+    settings.SAFETY_MODERATION_ENABLED = False
+    assert "moderation      offline     off (SAFETY_MODERATION_ENABLED=0)" in run()
+
+    settings.SAFETY_MODERATION_ENABLED = True
+    settings.FUTURESELF_CHAT_PROVIDER = "offline"
+    assert "moderation      offline     the phrase check alone screens messages (moderation follows chat" in run()
+
+
 def test_it_lists_the_vendor_and_the_model_per_chat_task(vendors, settings):
     settings.MISTRAL_MODELS = {**settings.MISTRAL_MODELS, "profile": "mistral-large-latest"}
 
