@@ -107,9 +107,8 @@ def test_an_unlimited_voice_budget_is_none_and_guests_without_a_key_are_not_coun
         assert turn_counters(owner=Owner(), ip=None, scope="ws_turn") is None
 
 
+@pytest.mark.parametrize("counters", ["redis"], indirect=True)  # the local-memory cache has no client
 def test_the_redis_client_is_made_once_not_per_turn(counters, monkeypatch):
-    if counters != "redis":
-        pytest.skip("the local-memory cache has no client")
     cache = limits._counter_cache()
     made = []
     real_get_client = cache._cache.get_client
