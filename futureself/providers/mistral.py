@@ -215,6 +215,18 @@ def _text(content: Any) -> str:
     )
 
 
+@functools.cache
+def _sync_client() -> httpx2.Client:
+    """The SDK's client for its synchronous methods, which futureself never calls: one per process.
+
+    Given none, the SDK builds its own with a new TLS context, loading the whole CA bundle (~25 ms
+    of CPU) for every client: once per event loop, so once per call on the sync paths, and once
+    per connection pool (``POOL_SHARDS``) on the server's loop, where the first turns of a process
+    each paid it (a single conversation's first three turns, 60-90 ms over the others).
+    """
+    return httpx2.Client(follow_redirects=True, verify=tls_context(httpx2))
+
+
 class _MistralBase:
     name = PROVIDER
 
@@ -248,7 +260,7 @@ class _MistralBase:
                 ),
             ),
         )
-        return Mistral(api_key=self.api_key, server_url=self.server_url, async_client=http)
+        return Mistral(api_key=self.api_key, server_url=self.server_url, client=_sync_client(), async_client=http)
 
     def client(self) -> Mistral:
         return self._clients.get().next()

@@ -88,6 +88,26 @@ async def test_stream_yields_text_deltas_then_usage_and_model(vendor_fake):
     assert vendor_fake.last("mistral.chat").json["stream"] is True
 
 
+def test_a_new_client_loads_no_ca_bundle(vendor_fake, monkeypatch):
+    """Each client is one per event loop (per call on the sync paths) and per pool: given no sync
+    client, the SDK made its own, with a new TLS context (~25 ms of CPU loading the CA bundle)."""
+    import ssl
+
+    adapter = chat(vendor_fake)
+    adapter._new_client()  # the process's shared TLS context and sync client, made once
+    loads = []
+    real_load = ssl.SSLContext.load_verify_locations
+    monkeypatch.setattr(
+        ssl.SSLContext, "load_verify_locations", lambda *a, **kw: loads.append(1) or real_load(*a, **kw)
+    )
+
+    clients = [adapter._new_client() for _ in range(3)]
+
+    assert loads == []
+    assert len({id(c) for c in clients}) == 3
+    assert len({id(c.sdk_configuration.client) for c in clients}) == 1
+
+
 async def test_requests_are_spread_over_several_connection_pools(vendor_fake):
     """One httpcore pool's bookkeeping grows with the square of its connections: a process's
     chat and moderation calls go through POOL_SHARDS clients in turn."""
