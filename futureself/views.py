@@ -8,13 +8,13 @@ from channels.layers import get_channel_layer
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from futureself.forms import AdultConfirmationForm, SignupForm, needs_adult_confirmation
 from futureself.limits import RateLimited, limit_response, rate_limit_request
 from futureself.ownership import owner_from_request
 from futureself.privacy import PersonExport, person_delete, person_export, person_export_markdown
@@ -23,11 +23,20 @@ logger = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    return render_home(request)
+
+
+def render_home(
+    request: HttpRequest, *, adult_form: AdultConfirmationForm | None = None, status: int = 200
+) -> HttpResponse:
+    """The home page; a guest who has not confirmed they are an adult gets the checkbox to do so."""
     from interviews.selectors import interview_list_for_owner
 
     owner = owner_from_request(request)
     interviews = interview_list_for_owner(owner=owner)[:10] if not owner.is_anonymous else []
-    return render(request, "home.html", {"interviews": interviews})
+    if adult_form is None and needs_adult_confirmation(request):
+        adult_form = AdultConfirmationForm()
+    return render(request, "home.html", {"interviews": interviews, "adult_form": adult_form}, status=status)
 
 
 def _check_database() -> None:
@@ -62,17 +71,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
             checks[name] = "error"
             healthy = False
     return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
-
-
-class SignupForm(UserCreationForm):
-    adult = forms.BooleanField(
-        required=True,
-        label="I am 18 or older",
-        error_messages={"required": "futureself is for adults: please confirm you are 18 or older."},
-    )
-
-    class Meta(UserCreationForm.Meta):
-        fields = ("username",)
 
 
 def signup(request: HttpRequest) -> HttpResponse:

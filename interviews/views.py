@@ -18,10 +18,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, replace_url, retarget
 
 from futureself.errors import ServiceError
+from futureself.forms import AdultConfirmationForm, needs_adult_confirmation, record_adult_confirmation
 from futureself.limits import posted, provider_backed_view
 from futureself.ownership import owner_from_request
 from futureself.privacy import interview_delete
 from futureself.providers.base import ProviderError
+from futureself.views import render_home
 from interviews import services
 from interviews.engines import topic_progress
 from interviews.models import Interview, Profile, Turn
@@ -93,6 +95,11 @@ def _render_chat(request: HttpRequest, interview: Interview, **kwargs: Any) -> H
 
 @require_POST
 def start(request: HttpRequest) -> HttpResponse:
+    if needs_adult_confirmation(request):
+        form = AdultConfirmationForm(request.POST)
+        if not form.is_valid():
+            return render_home(request, adult_form=form, status=400)
+        record_adult_confirmation(request)
     owner = owner_from_request(request, create_guest=True)
     interview = services.interview_create(owner=owner, source=Interview.Source.WEB)
     return redirect("interviews:detail", pk=interview.pk)

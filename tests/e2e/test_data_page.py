@@ -6,6 +6,7 @@ from tests.e2e.conftest import screenshot
 def test_a_guest_reads_and_deletes_their_data_from_the_header(live_server_offline, page):
     url = live_server_offline.url
     page.goto(url + "/")
+    page.get_by_label("I am 18 or older").check()
     page.get_by_role("button", name="Start your interview").click()
     page.locator(".bubble--interviewer").first.wait_for()
     page.locator("#answer").fill("I'm Maya, 34, I live in Lyon and work as a nurse.")

@@ -61,6 +61,7 @@ def run_journey(page, server: LiveServer, label: str) -> None:
     check_page(page, f"{label}-home")
 
     # Interview: six typed answers, each followed by a new question.
+    page.get_by_label("I am 18 or older").check()
     page.get_by_role("button", name="Start your interview").click()
     page.wait_for_url("**/interview/*/")
     questions = page.locator(".bubble--interviewer")

@@ -9,6 +9,7 @@ RISKY = "Honestly I want to kill myself, there is no reason to keep living."
 
 def _start_interview(page, url: str) -> None:
     page.goto(url + "/")
+    page.get_by_label("I am 18 or older").check()
     page.get_by_role("button", name="Start your interview").click()
     page.locator(".bubble--interviewer").first.wait_for()
 

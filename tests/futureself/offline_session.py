@@ -52,7 +52,7 @@ def run_offline_session(client: Client, *, answers: list[str] = SAMPLE_ANSWERS) 
 
     htmx = {"HTTP_HX_REQUEST": "true"}
     visit("home", "get", "/")
-    started = visit("interview start", "post", "/interview/start/")
+    started = visit("interview start", "post", "/interview/start/", {"adult": "on"})
     interview_url = started["Location"]
     session.interview = Interview.objects.get(pk=interview_url.strip("/").split("/")[-1])
     pk = session.interview.pk

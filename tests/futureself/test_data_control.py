@@ -181,7 +181,7 @@ def test_delete_everything_removes_the_person_their_rows_and_their_media(
 
 
 def test_a_guest_can_delete_everything_from_the_page(client):
-    client.post("/interview/start/")
+    client.post("/interview/start/", {"adult": "on"})
     guest_key = Interview.objects.get().guest_key
     build_person(marker="Guest-Marker-5", guest_key=guest_key)
     client.post("/me/delete/", {"confirm": "delete"})

@@ -176,7 +176,7 @@ def test_the_allowance_is_shown_inline_in_the_interview(alice, alice_client, wor
 
 
 def test_a_guest_is_limited_like_a_user(client, chat):
-    client.post("/interview/start/")
+    client.post("/interview/start/", {"adult": "on"})
     interview = Interview.objects.get()
     statuses = [client.post(f"/interview/{interview.pk}/ask/", HTTP_HX_REQUEST="true").status_code for _ in range(2)]
     assert statuses == [200, 429]

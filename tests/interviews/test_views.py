@@ -2,6 +2,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from futureself.forms import ADULT_SESSION_KEY
 from futureself.ownership import GUEST_SESSION_KEY
 from futureself.providers.base import ProviderUnavailable
 from interviews.models import Interview, Profile, Turn
@@ -17,7 +18,7 @@ def ask_first_question(client, interview):
 
 def test_a_visitor_starts_an_interview_as_a_guest(offline_chat):
     client = Client()
-    response = client.post(reverse("interviews:start"))
+    response = client.post(reverse("interviews:start"), {"adult": "on"})
     interview = Interview.objects.get()
     assert response.status_code == 302
     assert response.url == reverse("interviews:detail", kwargs={"pk": interview.pk})
@@ -26,6 +27,37 @@ def test_a_visitor_starts_an_interview_as_a_guest(offline_chat):
     page = client.get(response.url).content.decode()
     assert "an AI interviewer, not a person, and this is not therapy" in page
     assert 'hx-trigger="load"' in page
+
+
+def test_a_guest_confirms_being_an_adult_before_the_first_interview(offline_chat):
+    client = Client()
+    assert "I am 18 or older" in client.get(reverse("home")).content.decode()
+
+    refused = client.post(reverse("interviews:start"))
+
+    assert refused.status_code == 400
+    assert "futureself is for adults: please confirm you are 18 or older." in refused.content.decode()
+    assert not Interview.objects.exists()
+    assert GUEST_SESSION_KEY not in client.session  # nothing is kept for a visitor who did not confirm
+
+
+def test_a_guest_confirms_once_per_session(offline_chat):
+    client = Client()
+    assert client.post(reverse("interviews:start"), {"adult": "on"}).status_code == 302
+    assert client.session[ADULT_SESSION_KEY]  # when they confirmed
+
+    assert "I am 18 or older" not in client.get(reverse("home")).content.decode()
+    assert client.post(reverse("interviews:start")).status_code == 302
+    assert Interview.objects.count() == 2
+
+
+def test_a_signed_in_person_confirmed_at_sign_up_and_is_not_asked_again(offline_chat, alice):
+    client = Client()
+    client.force_login(alice)
+
+    assert "I am 18 or older" not in client.get(reverse("home")).content.decode()
+    assert client.post(reverse("interviews:start")).status_code == 302
+    assert Interview.objects.get().owner == alice
 
 
 def test_start_only_accepts_post(client):
