@@ -20,3 +20,5 @@ urlpatterns = [
     path("", include("personas.urls")),
     path("", include("conversations.urls")),
 ]
+
+handler400 = "futureself.views.bad_request"

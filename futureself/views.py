@@ -6,11 +6,14 @@ import uuid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -173,3 +176,17 @@ def my_data_delete(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Everything you had here is deleted.")
         return redirect("home")
     return render(request, "account/delete.html", {"form": form, "owner": owner})
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400, except for a body over DATA_UPLOAD_MAX_MEMORY_SIZE: a 413 that says so (as the
+    API does), in plain text for htmx (shown in the page's alert region, the form left as it was)."""
+    if not isinstance(exception, RequestDataTooBig):
+        return defaults.bad_request(request, exception)
+    detail = (
+        f"That is too much to send at once (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes). "
+        "Nothing was saved: please shorten it and send it again."
+    )
+    if request.headers.get("HX-Request") == "true":
+        return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
+    return render(request, "request_too_large.html", {"detail": detail}, status=413)
