@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> None:
     from daphne.cli import CommandLineInterface
 
     print(f"futureself: serving on the {loop} event loop", file=sys.stderr, flush=True)
-    CommandLineInterface().run(sys.argv[1:] if argv is None else argv)
+    cli = CommandLineInterface()
+    cli.parser.prog = "python -m futureself.serve"
+    cli.run(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def test_serve_takes_daphnes_arguments_under_its_own_name():
+    result = subprocess.run(
+        [sys.executable, "-m", "futureself.serve", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: python -m futureself.serve ")
+    assert "--proxy-headers" in result.stdout  # daphne's own options
+
+
 def test_serve_runs_daphne_on_uvloop_and_stops_cleanly_on_sigint(tmp_path):
     port = _free_port()
     log = tmp_path / "serve.log"
