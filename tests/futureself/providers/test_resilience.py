@@ -213,6 +213,78 @@ async def test_a_slow_stream_misses_the_total_deadline():
     assert received == [0, 1, 2]
 
 
+async def test_a_consumer_holding_an_item_past_the_deadline_is_not_interrupted():
+    """The deadline cancels only a read in progress: the consumer's own work is never cut, and
+    the stream ends at its next read."""
+    loop = asyncio.get_running_loop()
+    stream = iterate_with_deadlines(
+        _ticks(0, 0, 0), first_deadline=loop.time() + 1, total_deadline=loop.time() + 0.05, provider="p", what="w"
+    )
+    received = []
+
+    async def consume_slowly() -> None:
+        async for item in stream:
+            await asyncio.sleep(0.1)  # past the deadline, holding the item
+            received.append(item)
+
+    with pytest.raises(ProviderUnavailable, match="w missed its deadline"):
+        await consume_slowly()
+
+    assert received == [0]  # its work finished; the next read never began
+
+
+async def test_the_callers_own_cancellation_during_a_read_stays_a_cancellation():
+    loop = asyncio.get_running_loop()
+    stream = iterate_with_deadlines(
+        _ticks(0, 5), first_deadline=loop.time() + 1, total_deadline=loop.time() + 0.05, provider="p", what="w"
+    )
+
+    async def consume() -> None:
+        async for _ in stream:
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.01)
+    task.cancel()  # before the deadline
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.06)  # the deadline passes with nothing left to interrupt
+
+
+async def test_a_deadline_missed_mid_read_leaves_the_task_uncancelled():
+    loop = asyncio.get_running_loop()
+    stream = iterate_with_deadlines(
+        _ticks(0, 5), first_deadline=loop.time() + 1, total_deadline=loop.time() + 0.05, provider="p", what="w"
+    )
+
+    with pytest.raises(ProviderUnavailable, match="w missed its deadline"):
+        async for _ in stream:
+            pass
+
+    assert asyncio.current_task().cancelling() == 0
+    await asyncio.sleep(0)  # and no cancellation is still pending
+
+
+async def test_after_the_first_item_one_timer_watches_every_read(monkeypatch):
+    loop = asyncio.get_running_loop()
+    deadlines = []
+    real_call_at = loop.call_at
+
+    def counting_call_at(when, *args, **kwargs):
+        deadlines.append(when)
+        return real_call_at(when, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_at", counting_call_at)
+    total_deadline = loop.time() + 5
+    stream = iterate_with_deadlines(
+        _ticks(*[0.001] * 50), first_deadline=loop.time() + 1, total_deadline=total_deadline, provider="p", what="w"
+    )
+
+    assert len([item async for item in stream]) == 50
+
+    assert deadlines.count(total_deadline) == 1  # not a timeout scheduled and cancelled around each read
+
+
 def test_per_loop_builds_one_client_per_event_loop():
     built = []
     clients = PerLoop(lambda: built.append(object()) or built[-1])
