@@ -4,8 +4,9 @@ Everything live in futureself runs on one event loop per process: daphne's WebSo
 Twisted's asyncio reactor), the channel layer, the vendor SDKs' HTTP and WebSocket clients and the
 voice pipeline between them. Under voice load that loop is the bottleneck, and much of its work is
 the loop's own (scheduling callbacks, futures, timers, socket reads and writes). uvloop does that
-part in C: at 200 simultaneous voice conversations it cut the reply's pipeline overhead from
-543 / 807 ms (p50 / p95) to 165 / 301 ms on the same machine (docs/performance.md).
+part in C: in back-to-back runs of the voice benchmark it took daphne from 60% to 57% of a core
+for 100 conversations, and the reply's overhead at 200 from 431 / 822 to 250 / 550 ms (p50 / p95;
+docs/performance.md).
 
 Daphne creates its loop when ``daphne.server`` is first imported (Django imports it while loading
 the ``daphne`` app), so the choice must be made before that: ``manage.py`` and

@@ -87,9 +87,6 @@ def _counter_cache() -> BaseCache:
     return shared
 
 
-_redis_clients: dict[int, tuple[RedisCache, Any]] = {}
-
-
 def _redis_counters() -> tuple[Any, Any] | None:
     """The counters' cache and its redis-py client when the cache is Django's Redis backend (whose
     integers are stored as plain Redis integers, so ``INCR`` and ``cache.get`` agree); else None,
@@ -102,10 +99,10 @@ def _redis_counters() -> tuple[Any, Any] | None:
     cache = _counter_cache()
     if not isinstance(cache, RedisCache):
         return None
-    made = _redis_clients.get(id(cache))
-    if made is None or made[0] is not cache:
-        made = _redis_clients[id(cache)] = (cache, cache._cache.get_client(write=True))
-    return made
+    client = getattr(cache, "_counter_client", None)
+    if client is None:
+        client = cache._counter_client = cache._cache.get_client(write=True)
+    return cache, client
 
 
 def owner_key(owner: Owner) -> str | None:

@@ -321,7 +321,7 @@ async def iterate_with_deadlines[I](
                 raise
             finally:
                 watchdog.reader = None
-            if watchdog.interrupted:  # the read finished as the timer fired: take back its cancel
+            if watchdog.interrupted:  # the read swallowed the timer's cancel and went on: take it back
                 reader.uncancel()
                 break
             yield item
