@@ -335,9 +335,12 @@ class OfflineTextToSpeech:
     async def _pcm_chunks(self, process: asyncio.subprocess.Process, text: str) -> AsyncIterator[bytes]:
         # espeak-ng reads all of stdin before it speaks (checked with 128 kB),
         # so writing first cannot deadlock against a full stdout.
-        process.stdin.write(text.encode())
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            await process.stdin.drain()
+        # A process that failed at once may be gone before the write: its pipe is then closed (and
+        # writing to it an error of its own under uvloop); the exit code below says what happened.
+        if not process.stdin.is_closing():
+            process.stdin.write(text.encode())
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await process.stdin.drain()
         process.stdin.close()
 
         converter = PcmConverter()
