@@ -243,7 +243,7 @@ class ConversationEngine:
     ) -> Message:
         """Save the person's message. With the caller's ``state`` (kept by a live connection) it is
         one insert; a conversation written to meanwhile falls back to the locked path."""
-        return await database_sync_to_async(services.message_add_user)(
+        return await services.amessage_add_user(
             conversation_id=conversation_id,
             text=text,
             input_mode=input_mode,
@@ -493,7 +493,7 @@ class Reply:
             self.timings.update(extra_timings or {})
             self.timings["total_ms"] = _ms(self.started_at, time.perf_counter())
             # The stored row is the truth: a save cancelled mid-way may still have completed.
-            message = await database_sync_to_async(services.message_add_reply)(
+            message = await services.amessage_add_reply(
                 conversation_id=self.conversation_id,
                 message_id=self.message_id,
                 text=self.text if text is None else text,

@@ -1,7 +1,8 @@
 """Writes of the conversations app.
 
-The engine calls the message writes through ``database_sync_to_async``; the API
-and the web views call ``conversation_summarize`` and ``conversation_end``.
+The engine calls the message writes through ``database_sync_to_async`` (the person's words on
+a live connection through ``amessage_add_user``, sent from the event loop); the API and the web
+views call ``conversation_summarize`` and ``conversation_end``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from conversations.models import Conversation, Debrief, Message
+from futureself.db import loop_insert
 from futureself.errors import Conflict
 from futureself.limits import turn_counters
 from futureself.ownership import Owner
@@ -94,6 +97,35 @@ def message_add_user(
     )
 
 
+async def amessage_add_user(
+    *,
+    conversation_id,
+    text: str,
+    input_mode: str = Message.InputMode.TEXT,
+    audio_duration_ms: int | None = None,
+    position: int | None = None,
+) -> Message:
+    """``message_add_user`` for a live connection: with ``position`` the insert is sent from the
+    event loop itself (``futureself.db.loop_insert``), no worker thread on the way; a taken
+    position, or no ``position``, takes the locked path in the thread."""
+    if position is not None:
+        try:
+            return await loop_insert.acreate(
+                Message,
+                conversation_id=conversation_id,
+                position=position,
+                role=Message.Role.USER,
+                text=text,
+                input_mode=input_mode,
+                audio_duration_ms=audio_duration_ms,
+            )
+        except IntegrityError:
+            pass  # someone wrote first
+    return await database_sync_to_async(_add_user_locked)(
+        conversation_id=conversation_id, text=text, input_mode=input_mode, audio_duration_ms=audio_duration_ms
+    )
+
+
 @transaction.atomic
 def _add_user_locked(*, conversation_id, text: str, input_mode: str, audio_duration_ms: int | None) -> Message:
     conversation = _locked(conversation_id)
@@ -146,6 +178,35 @@ def message_add_reply(
     fields = {"text": text, "interrupted": interrupted, "timings": timings}
     fast = _insert_at(position, id=message_id, conversation_id=conversation_id, role=Message.Role.FUTURE_SELF, **fields)
     return fast or _add_reply_locked(conversation_id=conversation_id, message_id=message_id, **fields)
+
+
+async def amessage_add_reply(
+    *,
+    conversation_id,
+    message_id: uuid.UUID,
+    text: str,
+    interrupted: bool,
+    timings: dict[str, Any],
+    position: int | None = None,
+) -> Message:
+    """``message_add_reply`` for a live connection, the insert sent from the event loop (see
+    ``amessage_add_user``)."""
+    fields = {"text": text, "interrupted": interrupted, "timings": timings}
+    if position is not None:
+        try:
+            return await loop_insert.acreate(
+                Message,
+                id=message_id,
+                conversation_id=conversation_id,
+                position=position,
+                role=Message.Role.FUTURE_SELF,
+                **fields,
+            )
+        except IntegrityError:
+            pass  # someone wrote first, or this reply's own save landed before a cancellation
+    return await database_sync_to_async(_add_reply_locked)(
+        conversation_id=conversation_id, message_id=message_id, **fields
+    )
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from futureself import eventloop
+from futureself.db import loop_insert
 from futureself.models import ApiToken
 from futureself.providers import registry
 from tests.fakes.providers import FakeChat, FakeImageGenerator, FakeSpeechToText, FakeTextToSpeech
@@ -62,6 +63,14 @@ def _close_database_thread_connections(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         closer.start()
         closer.join(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _close_loop_connections():
+    """Each test's event loop goes with the test: so does the database connection opened on it
+    (``futureself.db.loop_insert``), or the suite would keep one per test open."""
+    yield
+    loop_insert.close_all()
 
 
 @pytest.fixture(autouse=True, scope="session")

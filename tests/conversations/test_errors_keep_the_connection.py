@@ -80,16 +80,16 @@ async def test_a_chat_provider_error_then_the_next_turn(
 async def test_internal_error_outside_the_reply_then_the_next_turn(
     alice, conversation, connect_as, fake_chat, monkeypatch
 ):
-    real = services.message_add_user
+    real = services.amessage_add_user
     calls = []
 
-    def fails_once(**kwargs):
+    async def fails_once(**kwargs):
         calls.append(kwargs)
         if len(calls) == 1:
             raise RuntimeError("the database hiccuped")
-        return real(**kwargs)
+        return await real(**kwargs)
 
-    monkeypatch.setattr(services, "message_add_user", fails_once)
+    monkeypatch.setattr(services, "amessage_add_user", fails_once)
     communicator = await connect_as(alice)
     await start_voice(communicator, conversation, output_audio="none")
     await communicator.send_json_to({"type": "text", "text": "Hello?"})

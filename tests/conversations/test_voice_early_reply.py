@@ -124,16 +124,16 @@ async def test_words_the_phrase_check_flags_never_start_a_request(alice, convers
 async def test_the_request_waits_for_the_save_and_a_failed_save_sends_none(
     alice, conversation, connect_as, monkeypatch
 ):
-    real = services.message_add_user
+    real = services.amessage_add_user
     attempts = []
 
-    def fails_once(**kwargs):
+    async def fails_once(**kwargs):
         attempts.append(kwargs)
         if len(attempts) == 1:
             raise RuntimeError("the database hiccuped")
-        return real(**kwargs)
+        return await real(**kwargs)
 
-    monkeypatch.setattr(services, "message_add_user", fails_once)
+    monkeypatch.setattr(services, "amessage_add_user", fails_once)
     chat = FakeChat().enqueue("Now I can answer.")
     with registry.use_providers(chat=chat):
         communicator = await connect_as(alice)
