@@ -67,6 +67,16 @@ def _insert_at(position: int | None, **fields: Any) -> Message | None:
         return None
 
 
+async def _ainsert_at(position: int | None, **fields: Any) -> Message | None:
+    """``_insert_at`` sent from the event loop (``futureself.db.loop_insert``): no worker thread."""
+    if position is None:
+        return None
+    try:
+        return await loop_insert.acreate(Message, position=position, **fields)
+    except IntegrityError:
+        return None
+
+
 def message_add_user(
     *,
     conversation_id,
@@ -108,20 +118,15 @@ async def amessage_add_user(
     """``message_add_user`` for a live connection: with ``position`` the insert is sent from the
     event loop itself (``futureself.db.loop_insert``), no worker thread on the way; a taken
     position, or no ``position``, takes the locked path in the thread."""
-    if position is not None:
-        try:
-            return await loop_insert.acreate(
-                Message,
-                conversation_id=conversation_id,
-                position=position,
-                role=Message.Role.USER,
-                text=text,
-                input_mode=input_mode,
-                audio_duration_ms=audio_duration_ms,
-            )
-        except IntegrityError:
-            pass  # someone wrote first
-    return await database_sync_to_async(_add_user_locked)(
+    fast = await _ainsert_at(
+        position,
+        conversation_id=conversation_id,
+        role=Message.Role.USER,
+        text=text,
+        input_mode=input_mode,
+        audio_duration_ms=audio_duration_ms,
+    )
+    return fast or await database_sync_to_async(_add_user_locked)(
         conversation_id=conversation_id, text=text, input_mode=input_mode, audio_duration_ms=audio_duration_ms
     )
 
@@ -192,19 +197,10 @@ async def amessage_add_reply(
     """``message_add_reply`` for a live connection, the insert sent from the event loop (see
     ``amessage_add_user``)."""
     fields = {"text": text, "interrupted": interrupted, "timings": timings}
-    if position is not None:
-        try:
-            return await loop_insert.acreate(
-                Message,
-                id=message_id,
-                conversation_id=conversation_id,
-                position=position,
-                role=Message.Role.FUTURE_SELF,
-                **fields,
-            )
-        except IntegrityError:
-            pass  # someone wrote first, or this reply's own save landed before a cancellation
-    return await database_sync_to_async(_add_reply_locked)(
+    fast = await _ainsert_at(
+        position, id=message_id, conversation_id=conversation_id, role=Message.Role.FUTURE_SELF, **fields
+    )
+    return fast or await database_sync_to_async(_add_reply_locked)(
         conversation_id=conversation_id, message_id=message_id, **fields
     )
 
