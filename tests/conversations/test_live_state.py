@@ -4,6 +4,8 @@ connection writes to the same conversation or the memory is folded."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -111,3 +113,23 @@ def test_a_message_written_at_a_taken_position_falls_back_to_the_next_free_one(a
     message = services.message_add_user(conversation_id=conversation.pk, text="Still there?", position=1)
     assert message.position == 2
     assert Message.objects.filter(conversation=conversation).count() == 3
+
+
+async def test_a_live_save_at_a_taken_position_falls_back_to_the_next_free_one(alice_self):
+    # The path the socket takes (on PostgreSQL the insert is sent from the loop and refused).
+    conversation = await database_sync_to_async(make_conversation)(
+        future_self=alice_self, messages=[("user", "Hi"), ("future_self", "Hello.")]
+    )
+    message = await services.amessage_add_user(conversation_id=conversation.pk, text="Still there?", position=1)
+    reply = await services.amessage_add_reply(
+        conversation_id=conversation.pk,
+        message_id=uuid.uuid4(),
+        text="I am.",
+        interrupted=False,
+        timings={},
+        position=2,  # taken by nobody: the fast insert
+    )
+
+    assert (message.position, reply.position) == (2, 3)
+    count = await database_sync_to_async(Message.objects.filter(conversation=conversation).count)()
+    assert count == 4
