@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -33,7 +34,7 @@ from futureself.providers.resilience import (
     Deadlines,
     PerLoop,
     RetryPolicy,
-    RoundRobin,
+    Shards,
     describe,
     error_for_status,
     iterate_with_deadlines,
@@ -42,7 +43,7 @@ from futureself.providers.resilience import (
     with_retries,
     within,
 )
-from futureself.providers.transport import http_transport
+from futureself.providers.transport import http_transport, in_flight
 
 
 def _connect_without_compression(url: str, **kwargs: Any) -> Any:
@@ -132,24 +133,24 @@ class _ElevenLabsBase:
         self.base_url = base_url or None
         self.deadlines = deadlines or Deadlines()
         self.retry = retry or RetryPolicy()
-        self._clients: PerLoop[RoundRobin[AsyncElevenLabs]] = PerLoop(lambda: RoundRobin(self._new_client, POOL_SHARDS))
+        self._clients: PerLoop[Shards[AsyncElevenLabs]] = PerLoop(lambda: Shards(self._new_client, POOL_SHARDS))
 
-    def _new_client(self) -> AsyncElevenLabs:
+    def _new_client(self) -> tuple[AsyncElevenLabs, Callable[[], int]]:
+        """An SDK client with a connection pool of its own, and the count of its requests in flight."""
         # Keep-alive up to the connection limit: httpcore 1.0 closes an idle connection whenever the
         # pool holds more connections in all than max_keepalive_connections (it counts them, not
         # the idle ones), so at httpx's default of 20, a shard with 21 connections in use dropped
         # each one as its request ended. At 200 voice conversations that was ~900 TCP connects
         # (and TLS handshakes against the real API) in a 30-second stretch.
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS)
+        transport = http_transport(httpx, limits=limits)
         http = httpx.AsyncClient(
-            timeout=self.deadlines.stt,
-            follow_redirects=True,
-            verify=tls_context(httpx),
-            transport=http_transport(httpx, limits=limits),
+            timeout=self.deadlines.stt, follow_redirects=True, verify=tls_context(httpx), transport=transport
         )
-        return AsyncElevenLabs(
+        client = AsyncElevenLabs(
             api_key=self.api_key, base_url=self.base_url, timeout=self.deadlines.stt, httpx_client=http
         )
+        return client, functools.partial(in_flight, transport)
 
     def client(self) -> AsyncElevenLabs:
         return self._clients.get().next()

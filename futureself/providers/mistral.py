@@ -13,7 +13,7 @@ import contextlib
 import functools
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ from futureself.providers.resilience import (
     Deadlines,
     PerLoop,
     RetryPolicy,
-    RoundRobin,
+    Shards,
     describe,
     error_for_status,
     iterate_with_deadlines,
@@ -53,13 +53,14 @@ from futureself.providers.resilience import (
     with_retries,
     within,
 )
-from futureself.providers.transport import http_transport
+from futureself.providers.transport import http_transport, in_flight
 
 PROVIDER = "mistral"
 KEY_SETTING = "MISTRAL_API_KEY"
-# Clients (each with its own connection pool) taken in turn: httpcore's pool does work quadratic in
-# its connections on every request and response, and one pool serving a process's chat streams and
-# moderation calls was 1.5% of daphne's CPU at 200 voice conversations (as ElevenLabs' POOL_SHARDS).
+# Up to this many clients (each with its own connection pool), the least busy taken (``Shards``):
+# httpcore's pool does work quadratic in its connections on every request and response, and one pool
+# serving a process's chat streams and moderation calls was 1.5% of daphne's CPU at 200 voice
+# conversations (as ElevenLabs' POOL_SHARDS).
 POOL_SHARDS = 4
 DEFAULT_MODEL = "mistral-small-latest"
 IMAGE_AGENT_NAME = "futureself-avatar-painter"
@@ -245,22 +246,17 @@ class _MistralBase:
         self.deadlines = deadlines or Deadlines()
         self.retry = retry or RetryPolicy()
         # No retry_config: the SDK must not retry, with_retries does.
-        self._clients: PerLoop[RoundRobin[Mistral]] = PerLoop(lambda: RoundRobin(self._new_client, POOL_SHARDS))
+        self._clients: PerLoop[Shards[Mistral]] = PerLoop(lambda: Shards(self._new_client, POOL_SHARDS))
 
-    def _new_client(self) -> Mistral:
-        http = httpx2.AsyncClient(
-            follow_redirects=True,
-            verify=tls_context(httpx2),
-            # Idle connections kept up to the connection limit: a turn's chat and moderation
-            # requests come in bursts, and every connection closed is a connect on the next turn.
-            transport=http_transport(
-                httpx2,
-                limits=httpx2.Limits(
-                    max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
-                ),
-            ),
-        )
-        return Mistral(api_key=self.api_key, server_url=self.server_url, client=_sync_client(), async_client=http)
+    def _new_client(self) -> tuple[Mistral, Callable[[], int]]:
+        """An SDK client with a connection pool of its own, and the count of its requests in flight."""
+        # Idle connections kept up to the connection limit: a turn's chat and moderation
+        # requests come in bursts, and every connection closed is a connect on the next turn.
+        limits = httpx2.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS)
+        transport = http_transport(httpx2, limits=limits)
+        http = httpx2.AsyncClient(follow_redirects=True, verify=tls_context(httpx2), transport=transport)
+        client = Mistral(api_key=self.api_key, server_url=self.server_url, client=_sync_client(), async_client=http)
+        return client, functools.partial(in_flight, transport)
 
     def client(self) -> Mistral:
         return self._clients.get().next()

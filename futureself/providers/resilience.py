@@ -108,21 +108,41 @@ def tls_context(http: types.ModuleType) -> ssl.SSLContext:
     return http.create_ssl_context()
 
 
-class RoundRobin[C]:
-    """Up to ``size`` clients taken in turn, each made when first needed."""
+class Shards[C]:
+    """Up to ``size`` clients, each with a connection pool of its own; a call takes the least busy.
 
-    def __init__(self, factory: Callable[[], C], size: int) -> None:
+    Several pools keep each one's bookkeeping small under load (httpcore's grows with the square
+    of a pool's connections). Taken in turn, they spread a quiet server's calls thinly: with one
+    conversation, each call came to a pool left idle for longer than the keep-alive, and opened a
+    new connection (a TLS handshake, against the real APIs) on its way to the first token or the
+    first audio. Here the first idle client wins, so quiet traffic keeps reusing the same warm
+    connections, and a new client is made only when every one is busy.
+
+    ``factory`` returns a client and a function that counts its calls in flight.
+    """
+
+    def __init__(self, factory: Callable[[], tuple[C, Callable[[], int]]], size: int) -> None:
         self._factory = factory
         self.size = max(1, size)
-        self._clients: list[C] = []
-        self._turn = 0
+        self._shards: list[tuple[C, Callable[[], int]]] = []
+
+    def __len__(self) -> int:
+        return len(self._shards)
 
     def next(self) -> C:
-        index = self._turn % self.size
-        self._turn += 1
-        if index == len(self._clients):
-            self._clients.append(self._factory())
-        return self._clients[index]
+        chosen: C | None = None
+        fewest = 0
+        for client, in_flight in self._shards:
+            busy = in_flight()
+            if not busy:
+                return client
+            if chosen is None or busy < fewest:
+                chosen, fewest = client, busy
+        if chosen is None or len(self._shards) < self.size:
+            client, in_flight = self._factory()
+            self._shards.append((client, in_flight))
+            return client
+        return chosen
 
 
 class PerLoop[C]:

@@ -261,5 +261,13 @@ def http_transport(http: types.ModuleType, *, limits: Any = None) -> Any:
     pool = transport._pool  # built by httpx from these arguments; only its socket layer changes
     if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
         raise RuntimeError(f"{http.__name__} {http.__version__}: unexpected transport internals")
+    if not isinstance(getattr(pool, "_requests", None), list):
+        raise RuntimeError(f"{httpcore.__name__} {httpcore.__version__}: unexpected connection pool internals")
     pool._network_backend = AsyncioBackend(httpcore)
     return transport
+
+
+def in_flight(transport: Any) -> int:
+    """Requests a transport made by ``http_transport`` has under way: sent or waiting for a
+    connection, their responses not yet closed (httpcore's own list of them)."""
+    return len(transport._pool._requests)

@@ -320,6 +320,21 @@ async def test_tts_connections_stay_open_for_reuse_when_more_than_twenty_are_in_
     assert len(set(peers)) == 30
 
 
+async def test_one_speech_after_another_reuses_one_connection(vendor_fake):
+    """A quiet server's requests (one conversation: two a turn, seconds apart) were spread over
+    the pools in turn, so each came to a pool left idle past the keep-alive and opened a new
+    connection (a TLS handshake against the real API) before its first audio."""
+    speech = tts(vendor_fake)
+
+    for text in ("I moved in the spring.", "It was hard at first.", "I never looked back."):
+        assert [c async for c in speech.stream(text, voice_id="v", output_format="pcm_16000")]
+
+    peers = [r.peer for r in vendor_fake.requests if r.route == "elevenlabs.tts"]
+    assert len(peers) == 3
+    assert peers[0] is not None
+    assert set(peers) == {peers[0]}
+
+
 async def test_tts_produces_pcm_when_asked(vendor_fake):
     chunks = [c async for c in tts(vendor_fake).stream("Hello there.", voice_id="v", output_format="pcm_16000")]
 

@@ -101,34 +101,35 @@ def test_a_new_client_loads_no_ca_bundle(vendor_fake, monkeypatch):
         ssl.SSLContext, "load_verify_locations", lambda *a, **kw: loads.append(1) or real_load(*a, **kw)
     )
 
-    clients = [adapter._new_client() for _ in range(3)]
+    clients = [adapter._new_client()[0] for _ in range(3)]
 
     assert loads == []
     assert len({id(c) for c in clients}) == 3
     assert len({id(c.sdk_configuration.client) for c in clients}) == 1
 
 
-async def test_requests_are_spread_over_several_connection_pools(vendor_fake):
-    """One httpcore pool's bookkeeping grows with the square of its connections: a process's
-    chat and moderation calls go through POOL_SHARDS clients in turn."""
+async def test_requests_under_way_together_are_spread_over_several_connection_pools(vendor_fake):
+    """One httpcore pool's bookkeeping grows with the square of its connections: requests in
+    flight at the same time go through up to POOL_SHARDS clients, the least busy first."""
     from futureself.providers import mistral
 
-    vendor_fake.script("mistral.chat", *[f"Reply {n}." for n in range(mistral.POOL_SHARDS)])
+    vendor_fake.script("mistral.chat", *[f"Reply number {n}." for n in range(mistral.POOL_SHARDS + 1)])
     adapter = chat(vendor_fake)
 
-    clients = [adapter.client() for _ in range(mistral.POOL_SHARDS + 1)]
-    assert len({id(c) for c in clients}) == mistral.POOL_SHARDS > 1
-    assert clients[-1] is clients[0]
-    for _ in range(mistral.POOL_SHARDS):  # each of them streams
-        assert [d async for d in adapter.stream(request())][-1].usage is not None
+    streams = [adapter.stream(request()) for _ in range(mistral.POOL_SHARDS + 1)]
+    for stream in streams:  # each keeps its response open after its first words
+        assert (await anext(stream)).text
+    shards = adapter._clients.get()
+    assert len(shards) == mistral.POOL_SHARDS > 1
+    assert sorted(count() for _, count in shards._shards) == [1] * (mistral.POOL_SHARDS - 1) + [2]
+    for stream in streams:
+        assert [d async for d in stream][-1].usage is not None
 
 
-async def test_a_finished_stream_leaves_its_connection_for_the_next_request(vendor_fake, monkeypatch):
+async def test_a_finished_stream_leaves_its_connection_for_the_next_request(vendor_fake):
     """Read only up to ``[DONE]``, a stream's response was closed before its body ended, and
-    its connection could not be reused: every turn opened a new one."""
-    from futureself.providers import mistral
-
-    monkeypatch.setattr(mistral, "POOL_SHARDS", 1)  # both requests through the same pool
+    its connection could not be reused: every turn opened a new one. Nor could it when turns were
+    spread over the pools in turn: each came to a pool idle for longer than the keep-alive."""
     vendor_fake.script("mistral.chat", "First reply.", "Second reply.")
     adapter = chat(vendor_fake)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -20,7 +21,7 @@ from futureself.providers.resilience import (
     Deadlines,
     PerLoop,
     RetryPolicy,
-    RoundRobin,
+    Shards,
     error_for_status,
     iterate_with_deadlines,
     parse_retry_after,
@@ -299,16 +300,48 @@ def test_per_loop_builds_one_client_per_event_loop():
     assert second_a is not first_a
 
 
-def test_round_robin_makes_clients_when_first_needed_and_takes_them_in_turn():
-    built = []
-    clients = RoundRobin(lambda: built.append(object()) or built[-1], 3)
+class Pooled:
+    """A client with a settable count of calls in flight."""
 
-    assert clients.next() is built[0]
-    assert len(built) == 1  # the others are made only when their turn comes
-    taken = [clients.next() for _ in range(5)]
+    def __init__(self) -> None:
+        self.busy = 0
 
+
+def shards_of(size: int) -> tuple[Shards[Pooled], list[Pooled]]:
+    built: list[Pooled] = []
+
+    def factory() -> tuple[Pooled, Callable[[], int]]:
+        built.append(client := Pooled())
+        return client, lambda: client.busy
+
+    return Shards(factory, size), built
+
+
+def test_shards_keep_taking_the_first_client_while_it_is_idle():
+    shards, built = shards_of(3)
+
+    taken = [shards.next() for _ in range(5)]
+
+    assert len(built) == 1  # quiet traffic: one pool, its connections kept warm
+    assert taken == [built[0]] * 5
+
+
+def test_shards_make_a_client_only_when_every_one_is_busy_then_take_the_least_busy():
+    shards, built = shards_of(3)
+
+    shards.next().busy = 2
+    assert shards.next() is built[1]  # the first is busy: a second is made
+    built[1].busy = 1
+    assert shards.next() is built[2]
+    built[2].busy = 1
     assert len(built) == 3
-    assert taken == [built[1], built[2], built[0], built[1], built[2]]
+
+    assert shards.next() is built[1]  # all made and busy: the least busy, the first of a tie
+    built[1].busy = 0
+    assert shards.next() is built[1]  # an idle one wins at once
+    built[0].busy = 0
+    assert shards.next() is built[0]
+    assert len(shards) == 3
 
 
 def test_every_client_of_a_process_shares_one_verifying_tls_context():
