@@ -221,6 +221,12 @@ def script_replies(mistral_url: str, count: int, text: str = REPLY) -> None:
     fake_call(mistral_url, "/_fake/script", {"route": "mistral.chat", "replies": [text] * count})
 
 
+def connections_used(url: str, route: str) -> tuple[int, int]:
+    """Requests a fake received on ``route`` since its last reset, and over how many connections."""
+    requests = fake_call(url, f"/_fake/requests?route={route}")
+    return len(requests), len({tuple(r["peer"] or ()) for r in requests})
+
+
 def reset_fake(url: str, latency: Latency) -> None:
     """Forget recorded requests (the fake keeps every one, audio included) and restore the pacing."""
     fake_call(url, "/_fake/reset", {})
@@ -378,6 +384,14 @@ class TurnResult:
     error: str | None = None
 
 
+@dataclass
+class BargeInResult:
+    by: str  # "interrupt" (the message) or "voice" (the first frame of a new utterance)
+    stop_ms: float | None = None  # the cut sent -> the cut reply's reply.end received
+    late_frames: int = 0  # audio frames of the cut reply received after its reply.end
+    error: str | None = None
+
+
 class VoiceClient:
     """One person on ``/conversation/stream``, speaking PCM in real time, as the browser does."""
 
@@ -400,18 +414,23 @@ class VoiceClient:
         if ready.get("type") != "ready" or not ready.get("voice_enabled") or not ready.get("voice_input"):
             raise RuntimeError(f"not ready for voice: {ready}")
 
+    async def speak(self, pcm: bytes) -> None:
+        """Send ``pcm`` in real time, ``FRAME_MS`` a frame, then ``audio.end``."""
+        frame = PCM_BYTES_PER_SECOND * FRAME_MS // 1000
+        begin = time.perf_counter()
+        for index, start in enumerate(range(0, len(pcm), frame)):
+            # Paced against the clock, not by sleeping a fixed time, so drift does not add up.
+            delay = begin + index * FRAME_MS / 1000 - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self.ws.send(pcm[start : start + frame])
+        await self.ws.send(json.dumps({"type": "audio.end"}))
+
     async def turn(self, pcm: bytes, *, timeout: float = 60) -> TurnResult:
         result = TurnResult()
-        frame = PCM_BYTES_PER_SECOND * FRAME_MS // 1000
         try:
             begin = time.perf_counter()
-            for index, start in enumerate(range(0, len(pcm), frame)):
-                # Paced against the clock, not by sleeping a fixed time, so drift does not add up.
-                delay = begin + index * FRAME_MS / 1000 - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await self.ws.send(pcm[start : start + frame])
-            await self.ws.send(json.dumps({"type": "audio.end"}))
+            await self.speak(pcm)
             ended = time.perf_counter()
             deadline = ended + timeout
             while True:
@@ -436,6 +455,86 @@ class VoiceClient:
         except Exception as exc:  # a closed socket and the like: counted, never hidden
             result.error = f"{type(exc).__name__}: {exc}"[:120]
         return result
+
+    async def barge_in(
+        self, pcm: bytes, kinds: list[str], *, into_reply_s: float = 0.3, timeout: float = 30
+    ) -> list[BargeInResult]:
+        """Cut into replies while they play, once per entry of ``kinds``, and time each cut.
+
+        ``interrupt`` sends that message; ``voice`` starts the person's next utterance (its first
+        frame is the cut), and the reply to that utterance is the next one cut into. Each cut comes
+        ``into_reply_s`` after the reply's first audio, while the rest of it is still being
+        written and synthesised. Messages are timed as they arrive, by a reader of their own.
+        """
+        inbox: asyncio.Queue[tuple[float, str | bytes]] = asyncio.Queue()
+
+        async def read() -> None:
+            async for message in self.ws:
+                inbox.put_nowait((time.perf_counter(), message))
+
+        async def receive(until: float) -> tuple[float, str | bytes]:
+            return await asyncio.wait_for(inbox.get(), max(0.01, until - time.perf_counter()))
+
+        reader = asyncio.create_task(read())
+        results: list[BargeInResult] = []
+        playing = False  # a reply to the last utterance is on its way
+        try:
+            for kind in kinds:
+                result = BargeInResult(by=kind)
+                results.append(result)
+                try:
+                    if not playing:
+                        await self.speak(pcm)
+                    deadline = time.perf_counter() + timeout
+                    while not isinstance((await receive(deadline))[1], bytes):
+                        pass
+                    await asyncio.sleep(into_reply_s)
+                    cut = time.perf_counter()
+                    if kind == "interrupt":
+                        await self.ws.send(json.dumps({"type": "interrupt"}))
+                        speaking = None
+                    else:
+                        speaking = asyncio.create_task(self.speak(pcm))
+                    while True:
+                        arrived, message = await receive(deadline)
+                        if isinstance(message, bytes):
+                            continue  # sent before the cut reached the server
+                        event = json.loads(message)
+                        if event["type"] == "reply.end":
+                            result.stop_ms = (arrived - cut) * 1000
+                            if not event["interrupted"]:
+                                result.error = "the reply ended uninterrupted"
+                            break
+                        if event["type"] in ("error", "safety"):
+                            raise RuntimeError(f"{event['type']}:{event.get('code', '')}")
+                    # Audio of the cut reply after its reply.end is late: until the next reply's
+                    # transcript (by voice) or for half a second (by interrupt).
+                    if speaking is not None:
+                        await speaking
+                        while True:
+                            _, message = await receive(deadline)
+                            if isinstance(message, bytes):
+                                result.late_frames += 1
+                            elif json.loads(message)["type"] == "transcript":
+                                break
+                    else:
+                        with contextlib.suppress(TimeoutError):
+                            while True:
+                                _, message = await receive(time.perf_counter() + 0.5)
+                                result.late_frames += isinstance(message, bytes)
+                    playing = speaking is not None
+                except (TimeoutError, OSError, RuntimeError) as exc:
+                    result.error = f"{type(exc).__name__}: {exc}"[:120]
+                    break
+            if playing:  # leave the conversation quiet for whoever measures next
+                await self.ws.send(json.dumps({"type": "interrupt"}))
+                with contextlib.suppress(TimeoutError):
+                    deadline = time.perf_counter() + timeout
+                    while not (isinstance(m := (await receive(deadline))[1], str) and '"reply.end"' in m):
+                        pass
+        finally:
+            reader.cancel()
+        return results
 
     async def close(self) -> None:
         if self.ws is not None:

