@@ -173,11 +173,6 @@ def rate_limit_owner(*, owner: Owner | None, ip: str | None, scope: str) -> None
         _hit(f"{scope}_ip", _ip_key(ip), limit=ip_limit[0], window=ip_limit[1])
 
 
-async def arate_limit_owner(*, owner: Owner | None, ip: str | None, scope: str) -> None:
-    """``rate_limit_owner`` for async code (WebSocket turns)."""
-    await sync_to_async(rate_limit_owner, thread_sensitive=False)(owner=owner, ip=ip, scope=scope)
-
-
 def _request_owner(request: HttpRequest) -> Owner:
     auth = getattr(request, "auth", None)
     return auth if isinstance(auth, Owner) else owner_from_request(request)
@@ -300,14 +295,6 @@ def budget_remaining(*, owner: Owner, kind: str, now: datetime | None = None) ->
 def budget_exceeded(kind: str, *, now: datetime | None = None) -> BudgetExceeded:
     """The error for a budget found spent (e.g. against a ``budget_remaining`` read earlier)."""
     return BudgetExceeded(kind, retry_after=_seconds_to_midnight(now or datetime.now(UTC)))
-
-
-async def abudget_check(*, owner: Owner, kind: str, amount: int = 0) -> None:
-    await sync_to_async(budget_check, thread_sensitive=False)(owner=owner, kind=kind, amount=amount)
-
-
-async def abudget_charge(*, owner: Owner, kind: str, amount: int) -> int:
-    return await sync_to_async(budget_charge, thread_sensitive=False)(owner=owner, kind=kind, amount=amount)
 
 
 def budget_charge_all(*, owner: Owner, amounts: dict[str, int], now: datetime | None = None) -> None:
