@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+
+from tests.serving import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -57,12 +56,6 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "tests/e2e/" in str(item.fspath):
                 item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _e2e_database_url() -> str:
@@ -123,7 +116,7 @@ def start_server(extra_env: dict[str, str] | None = None) -> LiveServer:
         }
     )
     env.update(extra_env or {})
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=ROOT,
@@ -142,18 +135,11 @@ def start_server(extra_env: dict[str, str] | None = None) -> LiveServer:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"daphne did not start:\n{log_path.read_text()}")
-        time.sleep(0.2)
+    try:
+        wait_until_healthy(url, process, log_path)
+    except RuntimeError:
+        process.kill()
+        raise
     return LiveServer(url=url, env=env, process=process, log_path=log_path)
 
 

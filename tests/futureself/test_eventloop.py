@@ -3,17 +3,15 @@
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import uvloop
 
 from futureself import eventloop
+from tests.serving import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,12 +106,6 @@ def test_manage_py_installs_the_loop_before_django_loads_daphne():
     assert _daphne_loop_after(entry).splitlines()[-1] == "uvloop"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_takes_daphnes_arguments_under_its_own_name():
     result = subprocess.run(
         [sys.executable, "-m", "futureself.serve", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
@@ -125,7 +117,7 @@ def test_serve_takes_daphnes_arguments_under_its_own_name():
 
 
 def test_serve_runs_daphne_on_uvloop_and_stops_cleanly_on_sigint(tmp_path):
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     env = {
         **os.environ,
@@ -143,16 +135,7 @@ def test_serve_runs_daphne_on_uvloop_and_stops_cleanly_on_sigint(tmp_path):
         [*command, "futureself.asgi:application"], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, log)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0, log.read_text()
     finally:
