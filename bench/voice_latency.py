@@ -316,7 +316,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def measure(args: argparse.Namespace, app: App, fakes: dict[str, Process], latency: Latency) -> dict[str, Any]:
+async def measure(
+    args: argparse.Namespace, app: App, fakes: dict[str, Process], latency: Latency
+) -> tuple[dict[str, Phase], list[BargeInResult]]:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     pcm = utterance_pcm(workdir=app.workdir)
     people = app.seed(3 + sum(sizes), "voice")
