@@ -113,7 +113,12 @@ def measure(rounds: int) -> dict[tuple[str, str], dict[str, list[float]]]:
             world_index += 1
             registry.reset()
             world = build_world(size, world_index)
-            auth = {"HTTP_AUTHORIZATION": f"Bearer {world['token']}"}
+            # A person and an address of their own each: the per-person and per-IP rate limits are
+            # still checked (their cost is measured) but never refuse a round.
+            auth = {
+                "HTTP_AUTHORIZATION": f"Bearer {world['token']}",
+                "REMOTE_ADDR": f"10.0.{world_index // 250}.{world_index % 250 + 1}",
+            }
             for label, method, path, body, _, _ in ENDPOINTS:
                 url = fill(path, world)
                 data = fill(body, world)
