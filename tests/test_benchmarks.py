@@ -1,7 +1,6 @@
 """The in-process benchmarks still run to their table (their numbers are judged in docs/performance.md,
 not here): the API one had stopped at a 429 once rate limits landed, and nothing noticed."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    # bench/_common.setup_django drops DATABASE_URL and REDIS_URL itself: in-memory SQLite always.
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.mark.slow
