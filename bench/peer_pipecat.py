@@ -1,11 +1,18 @@
-"""The peer: a Pipecat pipeline (Mistral LLM service -> ElevenLabs HTTP TTS) against the same vendor fakes.
+"""The peer: Pipecat against the same vendor fakes, in two shapes.
 
 Run by ``python -m bench.voice_latency`` in its own virtualenv, since ``pipecat-ai`` is
 not one of the app's dependencies:
 
     python -m venv bench/.venv
-    bench/.venv/bin/pip install "pipecat-ai[mistral,elevenlabs]"
+    bench/.venv/bin/pip install "pipecat-ai[mistral,elevenlabs,websocket]" "uvicorn<1"
 
+**Voice server** (``--serve PORT``, see ``serve``): what a Pipecat deployment runs, one pipeline
+per WebSocket (transport -> ElevenLabs realtime STT -> LLM context aggregator -> Mistral LLM ->
+ElevenLabs HTTP TTS -> transport). The benchmark's own clients speak to it exactly as to our
+daphne and time it the same way: the like-for-like comparison.
+
+**In process** (the default): the pipeline the issue names, Mistral LLM service -> ElevenLabs HTTP
+TTS, with no transport and no STT: Pipecat's own machinery between the LLM and the TTS alone.
 Standalone (against fakes already running, e.g. ``python -m tests.vendor_fakes``):
 
     bench/.venv/bin/python bench/peer_pipecat.py --mistral-url http://127.0.0.1:8765 \\
@@ -17,13 +24,14 @@ one daphne process. A turn pushes the conversation so far (an ``LLMContextFrame`
 the first ``TTSAudioRawFrame`` leaving the TTS service. Pipecat gets no STT here, so its
 critical path is LLM to first sentence + TTS first audio (ours adds STT on both sides of the
 subtraction). Prints JSON on stdout: per size, overhead p50/p95, errors, this process's CPU.
-It stays on loopback and every loop is bounded.
+Both stay on loopback and every loop is bounded.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -194,6 +202,224 @@ async def run_size(args: argparse.Namespace, sessions: int, http) -> dict:
     }
 
 
+# --- the same peer as a voice server: Pipecat's own transport and STT, timed by our clients ---------------
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Pipecat as a voice server, one ``PipelineTask`` per WebSocket, as a Pipecat deployment runs.
+
+    Per connection: ``FastAPIWebsocketTransport`` input -> ``ElevenLabsRealtimeSTTService`` -> the
+    user context aggregator -> ``MistralLLMService`` -> ``ElevenLabsHttpTTSService`` -> the transport's
+    output -> the assistant aggregator. The client speaks the subset of our ``/conversation/stream``
+    protocol that a turn needs (binary 16 kHz PCM in, ``{"type": "audio.end"}`` when the person lets
+    go of the talk button, binary PCM out, ``reply.end`` once its last audio is sent), so the same
+    client code times both servers from the same moment (``audio.end`` sent) to the same event (the
+    first reply audio frame received).
+
+    Push to talk, as ours: the person's first frame is Pipecat's ``VADUserStartedSpeakingFrame`` and
+    ``audio.end`` its ``VADUserStoppedSpeakingFrame`` (which makes the STT service commit), and the turn
+    ends as soon as the committed transcript arrives (``SpeechTimeoutUserTurnStopStrategy`` with no
+    extra wait: a finalized transcript cuts its STT timer short). Pipecat's defaults instead detect
+    the end of speech from silence (Silero VAD, then the smart-turn model) and would add their waits.
+    """
+    import aiohttp
+    import uvicorn
+    from fastapi import FastAPI, WebSocket
+    from loguru import logger
+    from pipecat.frames.frames import (
+        CancelFrame,
+        InputAudioRawFrame,
+        LLMFullResponseEndFrame,
+        LLMFullResponseStartFrame,
+        LLMTextFrame,
+        OutputAudioRawFrame,
+        TTSStoppedFrame,
+        VADUserStartedSpeakingFrame,
+        VADUserStoppedSpeakingFrame,
+    )
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.runner import PipelineRunner
+    from pipecat.pipeline.task import PipelineParams, PipelineTask
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.processors.aggregators.llm_response_universal import (
+        LLMContextAggregatorPair,
+        LLMUserAggregatorParams,
+    )
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+    from pipecat.serializers.base_serializer import FrameSerializer
+    from pipecat.services.elevenlabs.stt import ElevenLabsRealtimeSTTService
+    from pipecat.services.elevenlabs.tts import ElevenLabsHttpTTSService
+    from pipecat.services.mistral.llm import MistralLLMService
+    from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+    from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
+    from starlette.routing import WebSocketRoute
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    elevenlabs_host = args.elevenlabs_url.split("://", 1)[1]
+
+    class PushToTalkSerializer(FrameSerializer):
+        """Our protocol's turn messages as Pipecat frames, and reply audio as binary frames."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.speaking = False
+
+        async def serialize(self, frame):
+            return frame.audio if isinstance(frame, OutputAudioRawFrame) else None
+
+        async def deserialize(self, data):
+            if isinstance(data, bytes):
+                if not self.speaking:  # the talk button went down: this frame is the start of speech
+                    self.speaking = True
+                    return VADUserStartedSpeakingFrame()
+                return InputAudioRawFrame(audio=data, sample_rate=16000, num_channels=1)
+            if json.loads(data).get("type") == "audio.end":
+                self.speaking = False
+                return VADUserStoppedSpeakingFrame()
+            return None
+
+    class LoopbackRealtimeSTT(ElevenLabsRealtimeSTTService):
+        """The realtime STT socket over plain ``ws://`` to the local fake (the service always says ``wss://``)."""
+
+        async def _websocket_connect(self, uri: str, **kwargs):
+            return await super()._websocket_connect(uri.replace("wss://", "ws://", 1), **kwargs)
+
+    class ReplyText(FrameProcessor):
+        """Keeps the text of the reply being written (between the LLM and the TTS)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts: list[str] = []
+
+        async def process_frame(self, frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, LLMFullResponseStartFrame):
+                self.parts = []
+            elif isinstance(frame, LLMTextFrame):
+                self.parts.append(frame.text)
+            await self.push_frame(frame, direction)
+
+    class ReplyEnd(FrameProcessor):
+        """Sends ``reply.end`` with the reply's text once its last audio has gone to the client, as ours does.
+
+        It sits after the output transport, which passes each audio frame on once written and a TTS
+        request's ``TTSStoppedFrame`` behind that request's last audio. The reply's
+        ``LLMFullResponseEndFrame`` is timed to its last word instead, so it can pass before the last
+        audio: the reply has ended when both have passed. (``BotStoppedSpeakingFrame`` will not do: it
+        comes after any 0.35 s without audio, which under load happens between two sentences.)
+        """
+
+        def __init__(self, websocket: WebSocket, text: ReplyText) -> None:
+            super().__init__()
+            self.websocket = websocket
+            self.reply_text = text
+            self.response_ended = False
+            self.audio_pending = False
+
+        async def process_frame(self, frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if direction == FrameDirection.DOWNSTREAM:
+                if isinstance(frame, LLMFullResponseStartFrame):
+                    self.response_ended = False
+                elif isinstance(frame, OutputAudioRawFrame):
+                    self.audio_pending = True
+                elif isinstance(frame, TTSStoppedFrame):
+                    self.audio_pending = False
+                    await self.maybe_end()
+                elif isinstance(frame, LLMFullResponseEndFrame):
+                    self.response_ended = True
+                    await self.maybe_end()
+            await self.push_frame(frame, direction)
+
+        async def maybe_end(self) -> None:
+            if not self.response_ended or self.audio_pending:
+                return
+            self.response_ended = False
+            reply = {"type": "reply.end", "text": "".join(self.reply_text.parts), "timings": {}, "interrupted": False}
+            with contextlib.suppress(Exception):  # the client may be gone
+                await self.websocket.send_text(json.dumps(reply))
+
+    state: dict = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with aiohttp.ClientSession() as http:  # the TTS service's, shared as in the in-process mode
+            state["http"] = http
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"ok": True}
+
+    async def voice(websocket: WebSocket) -> None:
+        await websocket.accept()
+        transport = FastAPIWebsocketTransport(
+            websocket,
+            FastAPIWebsocketParams(
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                audio_in_sample_rate=16000,
+                audio_out_sample_rate=16000,
+                serializer=PushToTalkSerializer(),
+            ),
+        )
+        stt = LoopbackRealtimeSTT(api_key="fake-elevenlabs-key", base_url=elevenlabs_host, sample_rate=16000)
+        llm = MistralLLMService(
+            api_key="fake-mistral-key",
+            base_url=f"{args.mistral_url}/v1",
+            settings=MistralLLMService.Settings(model="mistral-small-latest"),
+        )
+        tts = ElevenLabsHttpTTSService(
+            api_key="fake-elevenlabs-key",
+            aiohttp_session=state["http"],
+            base_url=args.elevenlabs_url,
+            sample_rate=16000,
+            settings=ElevenLabsHttpTTSService.Settings(voice="JBFqnCBsd6RMkjVDRZzb", model="eleven_flash_v2_5"),
+        )
+        context = LLMContext(messages=[{"role": "system", "content": "You are the person's future self."}])
+        aggregators = LLMContextAggregatorPair(
+            context,
+            user_params=LLMUserAggregatorParams(
+                user_turn_strategies=UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=0)])
+            ),
+        )
+        pipeline = Pipeline(
+            [
+                transport.input(),
+                stt,
+                aggregators.user(),
+                llm,
+                reply_text := ReplyText(),
+                tts,
+                transport.output(),
+                ReplyEnd(websocket, reply_text),
+                aggregators.assistant(),
+            ]
+        )
+        task = PipelineTask(
+            pipeline,
+            params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=16000),
+            idle_timeout_secs=None,
+        )
+
+        @transport.event_handler("on_client_disconnected")
+        async def on_client_disconnected(transport, client) -> None:
+            await task.queue_frame(CancelFrame())
+
+        await PipelineRunner(handle_sigint=False).run(task)
+
+    # Starlette's route, not FastAPI's decorator: FastAPI reads the parameter's annotation to know it is
+    # the socket, and this module's annotations are strings naming a local import.
+    app.router.routes.append(WebSocketRoute("/voice", voice))
+
+    # asyncio's own loop, as Pipecat runs by default (uvicorn would take uvloop where installed).
+    uvicorn.run(app, host="127.0.0.1", port=args.serve, loop="asyncio", log_level="warning", ws="websockets-sansio")
+
+
 async def main(args: argparse.Namespace) -> dict:
     import aiohttp
     from loguru import logger
@@ -220,6 +446,12 @@ async def main(args: argparse.Namespace) -> dict:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mistral-url", required=True)
+    parser.add_argument(
+        "--serve",
+        type=int,
+        metavar="PORT",
+        help="serve Pipecat as a voice server on this port (ws://127.0.0.1:PORT/voice) instead of timing it in process",
+    )
     parser.add_argument("--elevenlabs-url", required=True)
     parser.add_argument("--sizes", default="1,10,50")
     parser.add_argument("--turns", type=int, default=2)
@@ -249,4 +481,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(parse_args()))))
+    arguments = parse_args()
+    if arguments.serve:
+        serve(arguments)
+    else:
+        print(json.dumps(asyncio.run(main(arguments))))
