@@ -206,6 +206,27 @@ def start_fake(name: str, latency: Latency, workdir: Path) -> Process:
     return Process(name, popen, url, log)
 
 
+def start_peer_server(python: Path, mistral_url: str, elevenlabs_url: str, workdir: Path) -> Process:
+    """Pipecat as a voice server (``bench/peer_pipecat.py --serve``) in its own interpreter and process."""
+    port = free_port()
+    log = workdir / "pipecat-server.log"
+    popen = subprocess.Popen(
+        [
+            str(python),
+            str(ROOT / "bench" / "peer_pipecat.py"),
+            f"--serve={port}",
+            f"--mistral-url={mistral_url}",
+            f"--elevenlabs-url={elevenlabs_url}",
+        ],
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait_http(f"{url}/healthz", popen, log, timeout=60)
+    return Process("pipecat-server", popen, url, log)
+
+
 def fake_call(base_url: str, path: str, body: Any = None) -> Any:
     request = urllib.request.Request(
         f"{base_url}{path}",
@@ -540,6 +561,25 @@ class VoiceClient:
         if self.ws is not None:
             with contextlib.suppress(TimeoutError, OSError):
                 await asyncio.wait_for(self.ws.close(), 10)
+
+
+class PeerVoiceClient(VoiceClient):
+    """A person on the Pipecat peer's voice server (``bench/peer_pipecat.py --serve``).
+
+    The same speech, sent the same way, timed from the same ``audio.end`` to the same first audio
+    frame; only the handshake differs: the peer's pipeline is set up by its server, with no token and
+    no ``start`` / ``ready`` exchange.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        self.url = base_url.replace("http://", "ws://") + "/voice"
+        self.token = ""
+        self.ws = None
+
+    async def connect(self, timeout: float = 30) -> None:
+        import websockets
+
+        self.ws = await asyncio.wait_for(websockets.connect(self.url, max_size=2**22, open_timeout=30), timeout)
 
 
 class LoopLag:

@@ -1,6 +1,6 @@
 """Voice latency: end of the person's speech to the first audio of the reply, over real WebSockets.
 
-    python -m bench.voice_latency                      # everything (about 5 minutes)
+    python -m bench.voice_latency                      # everything (about 15 minutes)
     python -m bench.voice_latency --sizes 10,50 --no-peer --turns 5
 
 One daphne process serves the app on PostgreSQL + Redis, every vendor replaced by the
@@ -17,16 +17,18 @@ on a second daphne that speaks only the finished reply, ``VOICE_PIPELINED_TTS=0`
 N simultaneous conversations (N = 10, 50, 100, 200: overhead, errors, memory per
 conversation, the fakes' CPU), started at random moments within one turn cycle as
 measured by the single conversation (``--stagger`` to choose), each counting only the turns
-during which all of them are talking; and Pipecat at 1, 10, 50
-sessions next to ours (``bench/peer_pipecat.py`` in its own virtualenv, see ``--peer-python``).
+during which all of them are talking; and Pipecat at 1, 10, 50 sessions next to ours
+(``bench/peer_pipecat.py`` in its own virtualenv, see ``--peer-python``), twice: as a voice server
+spoken to by the same clients on the same schedule (the like-for-like comparison), and as the
+LLM -> TTS pipeline alone, in process.
 
 Also barge-in: one conversation cuts into replies while they play, by ``interrupt`` and by
 speaking again, and times the cut to the reply's ``reply.end``, counting any audio of the cut
 reply that arrives after it.
 
 Exits 1 when a target is missed: overhead p95 <= 20 ms for one conversation, <= 50 ms
-with no errors for 200, ahead of Pipecat at every size measured, and barge-in within
-100 ms p95 with no late audio.
+with no errors for 200, far ahead of Pipecat's voice server at every size measured (our p95 at
+most half of its), and barge-in within 100 ms p95 with no late audio.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,7 @@ from bench._voice_common import (
     BargeInResult,
     Latency,
     LoopLag,
+    PeerVoiceClient,
     Process,
     TurnResult,
     VoiceClient,
@@ -70,6 +74,7 @@ from bench._voice_common import (
     rss_bytes,
     script_replies,
     start_fake,
+    start_peer_server,
     table,
     utterance_pcm,
     whole_reply_ms,
@@ -81,6 +86,8 @@ SINGLE_TARGET_MS = 20
 BARGE_IN_TARGET_MS = 100  # issue 7: a cut reply ends within 100 ms, and none of its audio follows
 CONCURRENT_TARGET_MS = 50
 CONCURRENT_TARGET_SIZE = 200
+# "Far ahead of Pipecat": our overhead p95 at most this fraction of its voice server's, at every size.
+FAR_AHEAD = 2
 # Turns each conversation under load speaks before and after its measured ones, not counted (see run_phase).
 RAMP_TURNS = 1
 # The vendors' HTTP requests of a turn, whose connections are counted in the single conversation.
@@ -133,8 +140,7 @@ class Phase:
 
 
 async def converse(
-    base_url: str,
-    person: dict[str, str],
+    client: VoiceClient,
     pcm: bytes,
     turns: int,
     *,
@@ -143,7 +149,6 @@ async def converse(
     go: asyncio.Event,
 ) -> list[TurnResult]:
     """Connect, say so, wait for everyone else, then speak ``turns`` times (each after the previous reply)."""
-    client = VoiceClient(base_url, person["conversation_id"], person["token"])
     try:
         await client.connect()
     except Exception as exc:
@@ -160,7 +165,7 @@ async def converse(
 
 async def run_phase(
     phase: Phase,
-    daphne: Process,
+    server: Process,
     people: list[dict[str, str]],
     pcm: bytes,
     turns: int,
@@ -168,19 +173,26 @@ async def run_phase(
     *,
     stagger_s: float,
     ramp: int = 0,
+    make_client: Callable[[dict[str, str]], VoiceClient] | None = None,
 ) -> Phase:
     """``len(people)`` conversations open at once, each starting to speak at a random moment within ``stagger_s``.
 
     With ``ramp``, each conversation speaks that many more times before and after its ``turns``
     measured ones, and those are not counted: started within one turn cycle, the conversations are
     then all talking throughout every measured turn (not yet all at the start, no longer all at the end).
+    Each person is our app's client unless ``make_client`` says otherwise (the peer's).
     """
+    if make_client is None:
+
+        def make_client(person: dict[str, str]) -> VoiceClient:
+            return VoiceClient(server.url, person["conversation_id"], person["token"])
+
     phase.conversations = len(people)
     phase.stagger_s = stagger_s
     phase.utterance_s = len(pcm) / PCM_BYTES_PER_SECOND
-    rss_before = rss_bytes(daphne.pid)
+    rss_before = rss_bytes(server.pid)
     cpu_before = {f.name: cpu_seconds(f.pid) for f in fakes}
-    server_cpu_before = cpu_seconds(daphne.pid)
+    server_cpu_before = cpu_seconds(server.pid)
     started = time.perf_counter()
     go = asyncio.Event()
     connected = [asyncio.Event() for _ in people]
@@ -189,8 +201,7 @@ async def run_phase(
         tasks = [
             asyncio.create_task(
                 converse(
-                    daphne.url,
-                    person,
+                    make_client(person),
                     pcm,
                     turns + 2 * ramp,
                     start_after=rng.uniform(0, stagger_s),
@@ -201,14 +212,14 @@ async def run_phase(
             for index, person in enumerate(people)
         ]
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 120)
-        rss_connected = rss_bytes(daphne.pid)
+        rss_connected = rss_bytes(server.pid)
         go.set()
         results = await asyncio.wait_for(asyncio.gather(*tasks), 120 + turns * 30 + stagger_s)
     phase.client_lag_ms = lag.worst_ms
     phase.wall_s = time.perf_counter() - started
-    phase.memory_per_conversation = (max(rss_connected, rss_bytes(daphne.pid)) - rss_before) / len(people)
+    phase.memory_per_conversation = (max(rss_connected, rss_bytes(server.pid)) - rss_before) / len(people)
     phase.fake_cpu = {f.name: (cpu_seconds(f.pid) - cpu_before[f.name]) / phase.wall_s for f in fakes}
-    phase.server_cpu = (cpu_seconds(daphne.pid) - server_cpu_before) / phase.wall_s
+    phase.server_cpu = (cpu_seconds(server.pid) - server_cpu_before) / phase.wall_s
     phase.turns = [turn for result in results for turn in result[ramp : ramp + turns]]
     return phase
 
@@ -242,6 +253,54 @@ def chosen_stagger_s(args: argparse.Namespace, single: Phase) -> float:
     return args.stagger if args.stagger is not None else turn_cycle_s(single)
 
 
+async def measure_peer_server(
+    args: argparse.Namespace,
+    server: Process,
+    fakes: dict[str, Process],
+    latency: Latency,
+    pcm: bytes,
+    sizes: list[int],
+    *,
+    stagger_s: float,
+) -> dict[int, Phase]:
+    """Pipecat's voice server, spoken to by the same clients on the same schedule as our daphne."""
+    fake_list = list(fakes.values())
+
+    def make_client(_person: dict[str, str]) -> VoiceClient:
+        return PeerVoiceClient(server.url)
+
+    phases: dict[int, Phase] = {}
+    for size in sizes:
+        print(f"Pipecat voice server, {size} session(s) ...", file=sys.stderr, flush=True)
+        if size == 1:  # as our single conversation: one warm-up turn, then the measured ones
+            phase = await run_phase(
+                Phase("Pipecat 1", latency=latency),
+                server,
+                [{}],
+                pcm,
+                args.turns + 1,
+                fake_list,
+                stagger_s=0,
+                make_client=make_client,
+            )
+            phase.turns = phase.turns[1:]
+        else:
+            phase = await run_phase(
+                Phase(f"Pipecat {size}", latency=latency),
+                server,
+                [{} for _ in range(size)],
+                pcm,
+                args.concurrent_turns,
+                fake_list,
+                stagger_s=stagger_s,
+                ramp=RAMP_TURNS,
+                make_client=make_client,
+            )
+        phases[size] = phase
+        reset_fake(fakes["elevenlabs"].url, latency)
+    return phases
+
+
 def run_peer(
     python: Path,
     mistral: Process,
@@ -253,8 +312,6 @@ def run_peer(
     utterance_s: float,
 ) -> dict[str, Any]:
     """Pipecat measured in its own interpreter (it is not one of the app's dependencies)."""
-    if not python.exists():
-        return {"error": f"no Pipecat virtualenv at {python} (see bench/peer_pipecat.py for how to make it)"}
     out = subprocess.run(
         [
             str(python),
@@ -402,7 +459,13 @@ def report_barge_in(results: list[BargeInResult]) -> list[str]:
     return missed
 
 
-def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, args: argparse.Namespace) -> list[str]:
+def report(
+    phases: dict[str, Phase],
+    peer: dict[str, Any],
+    peer_phases: dict[int, Phase],
+    latency: Latency,
+    args: argparse.Namespace,
+) -> list[str]:
     """Print the tables; return the missed targets."""
     missed: list[str] = []
     critical = critical_path_ms(REPLY, latency)
@@ -542,39 +605,60 @@ def report(phases: dict[str, Phase], peer: dict[str, Any], latency: Latency, arg
             missed.append("Pipecat could not be measured")
         return missed
     by_size = {1: phases["single"], **{p.conversations: p for k, p in phases.items() if k.startswith("n")}}
+    in_process = {entry["sessions"]: entry for entry in peer["sizes"]}
     rows = []
-    for entry in peer["sizes"]:
-        size = entry["sessions"]
-        ours = by_size.get(size)
+    for size in sorted(set(peer_phases) | set(in_process)):
+        ours, server, alone = by_size.get(size), peer_phases.get(size), in_process.get(size)
         ours_p95 = percentile(ours.overhead(), 95) if ours else float("nan")
+        server_p95 = percentile(server.overhead(), 95) if server else float("nan")
         rows.append(
             [
                 size,
                 fmt(percentile(ours.overhead(), 50), 1) if ours else "-",
                 fmt(ours_p95, 1),
-                fmt(entry["overhead_p50_ms"], 1),
-                fmt(entry["overhead_p95_ms"], 1),
-                entry["errors"],
-                f"{entry['process_cpu'] * 100:.0f}%",
+                fmt(percentile(server.overhead(), 50), 1) if server else "-",
+                fmt(server_p95, 1),
+                server.errors if server else "-",
+                f"{server.server_cpu * 100:.0f}%" if server else "-",
+                fmt((server.memory_per_conversation or 0) / 1024) if server and size > 1 else "-",
+                fmt(alone["overhead_p50_ms"], 1) if alone else "-",
+                fmt(alone["overhead_p95_ms"], 1) if alone else "-",
+                f"{alone['process_cpu'] * 100:.0f}%" if alone else "-",
             ]
         )
-        if ours is not None and not ours_p95 < entry["overhead_p95_ms"]:
-            missed.append(f"{size} sessions: ours {fmt(ours_p95, 1)} ms p95 is not ahead of Pipecat")
+        if ours is not None and server is not None and not ours_p95 * FAR_AHEAD <= server_p95:
+            missed.append(
+                f"{size} sessions: ours {fmt(ours_p95, 1)} ms p95 is not {FAR_AHEAD}x ahead of Pipecat's "
+                f"{fmt(server_p95, 1)} ms"
+            )
+        if server is not None and server.errors:
+            kinds = sorted({t.error or "no audio" for t in server.turns if t not in server.ok})
+            print(f"  Pipecat errors at {size}: {', '.join(kinds)[:300]}")
+    version = peer.get("version", "")
     print(
         table(
             [
                 "sessions",
                 "ours p50",
                 "ours p95",
-                f"Pipecat {peer.get('version', '')} p50",
-                "Pipecat p95",
-                "Pipecat errors",
-                "Pipecat process CPU",
+                f"Pipecat {version} voice server p50",
+                "p95",
+                "errors",
+                "process CPU",
+                "memory per session KiB",
+                "Pipecat LLM -> TTS in process p50",
+                "p95",
+                "process CPU",
             ],
             rows,
         )
     )
-    print(f"\n{peer.get('note', '')}")
+    print(
+        f"\nVoice server: Pipecat {version} behind its FastAPI WebSocket transport, realtime STT -> user aggregator ->"
+        " LLM -> HTTP TTS -> output transport per session, spoken to by the same clients as ours (critical path"
+        f" with STT, as ours). Ahead means ours p95 x {FAR_AHEAD} <= Pipecat's voice server p95."
+    )
+    print(peer.get("note", ""))
     return missed
 
 
@@ -603,22 +687,45 @@ def main(argv: list[str] | None = None) -> int:
         # The simulated people share this one process: on uvloop they cost it less and wait less for it.
         phases, barge_ins = asyncio.run(measure(args, app, fakes, latency), loop_factory=eventloop.factory())
         peer: dict[str, Any] = {"error": "skipped (--no-peer)"}
-        if not args.no_peer:
-            print("Pipecat ...", file=sys.stderr, flush=True)
+        peer_phases: dict[int, Phase] = {}
+        if not args.no_peer and not args.peer_python.exists():
+            peer = {"error": f"no Pipecat virtualenv at {args.peer_python} (bench/peer_pipecat.py says how to make it)"}
+        elif not args.no_peer:
+            peer_sizes = [int(s) for s in args.peer_sizes.split(",") if s.strip()]
+            stagger_s = chosen_stagger_s(args, phases["single"])
+            reset_fake(fakes["mistral"].url, latency)
+            reset_fake(fakes["elevenlabs"].url, latency)
+            script_replies(fakes["mistral"].url, 2000)
+            server = start_peer_server(args.peer_python, fakes["mistral"].url, fakes["elevenlabs"].url, folder)
+            try:
+                peer_phases = asyncio.run(
+                    measure_peer_server(
+                        args,
+                        server,
+                        fakes,
+                        latency,
+                        utterance_pcm(workdir=folder),
+                        peer_sizes,
+                        stagger_s=stagger_s,
+                    ),
+                    loop_factory=eventloop.factory(),
+                )
+            finally:
+                server.stop()
+            print("Pipecat in process ...", file=sys.stderr, flush=True)
             reset_fake(fakes["mistral"].url, latency)
             reset_fake(fakes["elevenlabs"].url, latency)
             script_replies(fakes["mistral"].url, 1000)
-            peer_sizes = [int(s) for s in args.peer_sizes.split(",") if s.strip()]
             peer = run_peer(
                 args.peer_python,
                 fakes["mistral"],
                 fakes["elevenlabs"],
                 latency,
                 peer_sizes,
-                stagger_s=chosen_stagger_s(args, phases["single"]),
+                stagger_s=stagger_s,
                 utterance_s=phases["single"].utterance_s,
             )
-        missed = report(phases, peer, latency, args) + report_barge_in(barge_ins)
+        missed = report(phases, peer, peer_phases, latency, args) + report_barge_in(barge_ins)
         if args.json:
             args.json.write_text(
                 json.dumps(
@@ -637,6 +744,16 @@ def main(argv: list[str] | None = None) -> int:
                             for k, p in phases.items()
                         },
                         "peer": peer,
+                        "peer_server": {
+                            size: {
+                                "first_audio_ms": p.first_audio(),
+                                "overhead_ms": p.overhead(),
+                                "errors": p.errors,
+                                "memory_per_conversation": p.memory_per_conversation,
+                                "server_cpu": p.server_cpu,
+                            }
+                            for size, p in peer_phases.items()
+                        },
                         "barge_in": [dataclasses.asdict(r) for r in barge_ins],
                     },
                     indent=1,

@@ -1,0 +1,48 @@
+"""The voice benchmark's verdict on the peer: ahead of Pipecat means our overhead p95 at most half of
+its voice server's at every size both measured (the run itself needs daphne, the fakes and Pipecat's
+virtualenv, so it is judged in docs/performance.md; the arithmetic of the verdict is checked here)."""
+
+import argparse
+
+import pytest
+
+from bench._voice_common import REPLY, Latency, TurnResult, critical_path_ms
+from bench.voice_latency import FAR_AHEAD, Phase, report
+
+
+def phase(conversations: int, overheads: list[float], *, errors: int = 0) -> Phase:
+    critical = critical_path_ms(REPLY, Latency())
+    turns = [TurnResult(first_audio_ms=critical + o, reply_text=REPLY, cycle_s=8.7) for o in overheads]
+    turns += [TurnResult(error="TimeoutError")] * errors
+    return Phase(str(conversations), turns=turns, conversations=conversations)
+
+
+def verdict(ours_ms: float, pipecat_ms: float, *, pipecat_errors: int = 0) -> list[str]:
+    phases = {"single": phase(1, [ours_ms] * 10), "sequential": phase(1, [380.0] * 5), "n10": phase(10, [ours_ms] * 20)}
+    peer_phases = {1: phase(1, [pipecat_ms] * 10), 10: phase(10, [pipecat_ms] * 20, errors=pipecat_errors)}
+    peer = {
+        "version": "1.14.0",
+        "note": "",
+        "sizes": [{"sessions": 1, "overhead_p50_ms": 6.0, "overhead_p95_ms": 8.0, "process_cpu": 0.01}],
+    }
+    args = argparse.Namespace(no_peer=False, event_loop=None, stagger=None)
+    return report(phases, peer, peer_phases, Latency(), args)
+
+
+def test_far_ahead_of_the_peer_is_no_miss(capsys):
+    assert verdict(10.0, 10.0 * FAR_AHEAD) == []
+    assert "Pipecat 1.14.0 voice server p50" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pipecat_ms", [10.0, 15.0, 19.9])
+def test_ahead_but_not_far_ahead_is_a_miss(pipecat_ms):
+    missed = verdict(10.0, pipecat_ms)
+
+    assert len(missed) == 2  # at 1 and at 10 sessions
+    assert all(f"not {FAR_AHEAD}x ahead of Pipecat" in m for m in missed)
+
+
+def test_the_peer_s_errors_are_shown(capsys):
+    verdict(10.0, 100.0, pipecat_errors=3)
+
+    assert "Pipecat errors at 10: TimeoutError" in capsys.readouterr().out
