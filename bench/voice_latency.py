@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import math
 import random
 import subprocess
 import sys
@@ -109,6 +110,7 @@ class Phase:
     connections: dict[str, tuple[int, int]] = field(default_factory=dict)  # route -> (requests, connections)
     stagger_s: float = 0.0  # the conversations started at random moments within this many seconds
     utterance_s: float = 0.0  # how long each person spoke before each turn
+    spoken_turns: int = 0  # turns answered during the phase, the unmeasured ones before and after included
 
     @property
     def ok(self) -> list[TurnResult]:
@@ -134,6 +136,10 @@ class Phase:
 
     def timing(self, name: str) -> list[float]:
         return [t.timings[name] for t in self.ok if t.timings.get(name) is not None]
+
+    def cpu_ms_per_turn(self) -> float:
+        """The server's CPU over the phase per turn it answered (connecting and idling included)."""
+        return self.server_cpu * self.wall_s * 1000 / self.spoken_turns if self.spoken_turns else math.nan
 
 
 # --- driving conversations -----------------------------------------------------------------------
@@ -221,6 +227,7 @@ async def run_phase(
     phase.fake_cpu = {f.name: (cpu_seconds(f.pid) - cpu_before[f.name]) / phase.wall_s for f in fakes}
     phase.server_cpu = (cpu_seconds(server.pid) - server_cpu_before) / phase.wall_s
     phase.turns = [turn for result in results for turn in result[ramp : ramp + turns]]
+    phase.spoken_turns = sum(1 for result in results for turn in result if turn.first_audio_ms is not None)
     return phase
 
 
@@ -653,6 +660,21 @@ def report(
             rows,
         )
     )
+    print("\nPer turn, ours and Pipecat's voice server: how long a turn takes (first reply audio to reply.end),")
+    print("and each server's CPU over the phase per turn it answered\n")
+    rows = []
+    for size in sorted(peer_phases):
+        ours, server = by_size.get(size), peer_phases[size]
+        rows.append(
+            [
+                size,
+                fmt(turn_cycle_s(ours), 2) if ours else "-",
+                fmt(turn_cycle_s(server), 2),
+                fmt(ours.cpu_ms_per_turn(), 1) if ours else "-",
+                fmt(server.cpu_ms_per_turn(), 1),
+            ]
+        )
+    print(table(["sessions", "ours turn s", "Pipecat turn s", "ours CPU ms per turn", "Pipecat CPU ms per turn"], rows))
     print(
         f"\nVoice server: Pipecat {version} behind its FastAPI WebSocket transport, realtime STT -> user aggregator ->"
         " LLM -> HTTP TTS -> output transport per session, spoken to by the same clients as ours (critical path"
@@ -740,6 +762,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "fake_cpu": p.fake_cpu,
                                 "server_cpu": p.server_cpu,
                                 "stagger_s": p.stagger_s,
+                                "turn_cycle_s": turn_cycle_s(p),
+                                "cpu_ms_per_turn": p.cpu_ms_per_turn(),
                             }
                             for k, p in phases.items()
                         },
@@ -751,6 +775,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "errors": p.errors,
                                 "memory_per_conversation": p.memory_per_conversation,
                                 "server_cpu": p.server_cpu,
+                                "turn_cycle_s": turn_cycle_s(p),
+                                "cpu_ms_per_turn": p.cpu_ms_per_turn(),
                             }
                             for size, p in peer_phases.items()
                         },

@@ -10,16 +10,28 @@ from bench._voice_common import REPLY, Latency, TurnResult, critical_path_ms
 from bench.voice_latency import FAR_AHEAD, Phase, report
 
 
-def phase(conversations: int, overheads: list[float], *, errors: int = 0) -> Phase:
+def phase(
+    conversations: int, overheads: list[float], *, errors: int = 0, cycle_s: float = 8.7, cpu: float = 0.1
+) -> Phase:
     critical = critical_path_ms(REPLY, Latency())
-    turns = [TurnResult(first_audio_ms=critical + o, reply_text=REPLY, cycle_s=8.7) for o in overheads]
+    turns = [TurnResult(first_audio_ms=critical + o, reply_text=REPLY, cycle_s=cycle_s) for o in overheads]
     turns += [TurnResult(error="TimeoutError")] * errors
-    return Phase(str(conversations), turns=turns, conversations=conversations)
+    return Phase(
+        str(conversations),
+        turns=turns,
+        conversations=conversations,
+        server_cpu=cpu,
+        wall_s=20.0,
+        spoken_turns=len(overheads) * 2,
+    )
 
 
 def verdict(ours_ms: float, pipecat_ms: float, *, pipecat_errors: int = 0) -> list[str]:
     phases = {"single": phase(1, [ours_ms] * 10), "sequential": phase(1, [380.0] * 5), "n10": phase(10, [ours_ms] * 20)}
-    peer_phases = {1: phase(1, [pipecat_ms] * 10), 10: phase(10, [pipecat_ms] * 20, errors=pipecat_errors)}
+    peer_phases = {
+        1: phase(1, [pipecat_ms] * 10, cycle_s=11.0),
+        10: phase(10, [pipecat_ms] * 20, errors=pipecat_errors, cycle_s=11.0, cpu=0.3),
+    }
     peer = {
         "version": "1.14.0",
         "note": "",
@@ -46,3 +58,12 @@ def test_the_peer_s_errors_are_shown(capsys):
     verdict(10.0, 100.0, pipecat_errors=3)
 
     assert "Pipecat errors at 10: TimeoutError" in capsys.readouterr().out
+
+
+def test_each_server_s_turn_and_cpu_per_turn_are_shown_side_by_side(capsys):
+    verdict(10.0, 100.0)
+
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| 10 ") and "8.70" in line]
+    # 20 s of the phase at 10% / 30% of a core over 40 answered turns: 50 / 150 ms of CPU a turn.
+    assert [cell.strip() for cell in rows[0].strip("|").split("|")] == ["10", "8.70", "11.00", "50.0", "150.0"]
