@@ -73,6 +73,26 @@ def cpu_seconds() -> float:
     return times.user + times.system
 
 
+def llm_and_tts(args: argparse.Namespace, http) -> tuple:
+    """The session's Mistral LLM and ElevenLabs HTTP TTS services, pointed at the fakes (both shapes use these)."""
+    from pipecat.services.elevenlabs.tts import ElevenLabsHttpTTSService
+    from pipecat.services.mistral.llm import MistralLLMService
+
+    llm = MistralLLMService(
+        api_key="fake-mistral-key",
+        base_url=f"{args.mistral_url}/v1",
+        settings=MistralLLMService.Settings(model="mistral-small-latest"),
+    )
+    tts = ElevenLabsHttpTTSService(
+        api_key="fake-elevenlabs-key",
+        aiohttp_session=http,
+        base_url=args.elevenlabs_url,
+        sample_rate=16000,
+        settings=ElevenLabsHttpTTSService.Settings(voice="JBFqnCBsd6RMkjVDRZzb", model="eleven_flash_v2_5"),
+    )
+    return llm, tts
+
+
 async def run_size(args: argparse.Namespace, sessions: int, http) -> dict:
     ramp = args.ramp_turns if sessions > 1 else 0  # as bench.voice_latency: all sessions talk in every measured turn
     from pipecat.frames.frames import EndFrame, LLMContextFrame, LLMFullResponseEndFrame, TTSAudioRawFrame
@@ -81,8 +101,6 @@ async def run_size(args: argparse.Namespace, sessions: int, http) -> dict:
     from pipecat.pipeline.task import PipelineParams, PipelineTask
     from pipecat.processors.aggregators.llm_context import LLMContext
     from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-    from pipecat.services.elevenlabs.tts import ElevenLabsHttpTTSService
-    from pipecat.services.mistral.llm import MistralLLMService
 
     class Probe(FrameProcessor):
         """Notes when the reply's first audio and the LLM's end pass by."""
@@ -114,18 +132,7 @@ async def run_size(args: argparse.Namespace, sessions: int, http) -> dict:
             self.text = []
 
     async def session(index: int, start_after: float, go: asyncio.Event) -> list[dict]:
-        llm = MistralLLMService(
-            api_key="fake-mistral-key",
-            base_url=f"{args.mistral_url}/v1",
-            settings=MistralLLMService.Settings(model="mistral-small-latest"),
-        )
-        tts = ElevenLabsHttpTTSService(
-            api_key="fake-elevenlabs-key",
-            aiohttp_session=http,
-            base_url=args.elevenlabs_url,
-            sample_rate=16000,
-            settings=ElevenLabsHttpTTSService.Settings(voice="JBFqnCBsd6RMkjVDRZzb", model="eleven_flash_v2_5"),
-        )
+        llm, tts = llm_and_tts(args, http)
         probe = Probe()
         task = PipelineTask(
             Pipeline([llm, tts, probe]),
@@ -248,8 +255,6 @@ def serve(args: argparse.Namespace) -> None:
     from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
     from pipecat.serializers.base_serializer import FrameSerializer
     from pipecat.services.elevenlabs.stt import ElevenLabsRealtimeSTTService
-    from pipecat.services.elevenlabs.tts import ElevenLabsHttpTTSService
-    from pipecat.services.mistral.llm import MistralLLMService
     from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
     from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
     from pipecat.turns.user_turn_strategies import UserTurnStrategies
@@ -368,18 +373,7 @@ def serve(args: argparse.Namespace) -> None:
             ),
         )
         stt = LoopbackRealtimeSTT(api_key="fake-elevenlabs-key", base_url=elevenlabs_host, sample_rate=16000)
-        llm = MistralLLMService(
-            api_key="fake-mistral-key",
-            base_url=f"{args.mistral_url}/v1",
-            settings=MistralLLMService.Settings(model="mistral-small-latest"),
-        )
-        tts = ElevenLabsHttpTTSService(
-            api_key="fake-elevenlabs-key",
-            aiohttp_session=state["http"],
-            base_url=args.elevenlabs_url,
-            sample_rate=16000,
-            settings=ElevenLabsHttpTTSService.Settings(voice="JBFqnCBsd6RMkjVDRZzb", model="eleven_flash_v2_5"),
-        )
+        llm, tts = llm_and_tts(args, state["http"])
         context = LLMContext(messages=[{"role": "system", "content": "You are the person's future self."}])
         aggregators = LLMContextAggregatorPair(
             context,
