@@ -244,6 +244,22 @@ async def run_barge_in(daphne: Process, person: dict[str, str], pcm: bytes, tria
 # --- the peer -----------------------------------------------------------------------------------------
 
 
+async def run_single(
+    phase: Phase,
+    server: Process,
+    person: dict[str, str],
+    pcm: bytes,
+    turns: int,
+    fakes: list[Process],
+    *,
+    make_client: Callable[[dict[str, str]], VoiceClient] | None = None,
+) -> Phase:
+    """One conversation alone: a warm-up turn (it opens the SDK clients and connections), then ``turns`` measured."""
+    await run_phase(phase, server, [person], pcm, turns + 1, fakes, stagger_s=0, make_client=make_client)
+    phase.turns = phase.turns[1:]
+    return phase
+
+
 def turn_cycle_s(phase: Phase) -> float:
     """How long one turn of a conversation takes: speaking, waiting, then the whole reply.
 
@@ -279,18 +295,10 @@ async def measure_peer_server(
     phases: dict[int, Phase] = {}
     for size in sizes:
         print(f"Pipecat voice server, {size} session(s) ...", file=sys.stderr, flush=True)
-        if size == 1:  # as our single conversation: one warm-up turn, then the measured ones
-            phase = await run_phase(
-                Phase("Pipecat 1", latency=latency),
-                server,
-                [{}],
-                pcm,
-                args.turns + 1,
-                fake_list,
-                stagger_s=0,
-                make_client=make_client,
+        if size == 1:  # as our single conversation
+            phase = await run_single(
+                Phase("Pipecat 1", latency=latency), server, {}, pcm, args.turns, fake_list, make_client=make_client
             )
-            phase.turns = phase.turns[1:]
         else:
             phase = await run_phase(
                 Phase(f"Pipecat {size}", latency=latency),
@@ -381,10 +389,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def measure(
-    args: argparse.Namespace, app: App, fakes: dict[str, Process], latency: Latency
+    args: argparse.Namespace, app: App, fakes: dict[str, Process], latency: Latency, pcm: bytes
 ) -> tuple[dict[str, Phase], list[BargeInResult]]:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    pcm = utterance_pcm(workdir=app.workdir)
     people = app.seed(3 + sum(sizes), "voice")
     pipelined = app.start_daphne("daphne")
     sequential = app.start_daphne("daphne-sequential", VOICE_PIPELINED_TTS="0")
@@ -401,25 +408,17 @@ async def measure(
     phases: dict[str, Phase] = {}
 
     print(f"single conversation: 1 warm-up + {args.turns} turns ...", file=sys.stderr, flush=True)
-    phases["single"] = await run_phase(
-        Phase("1 (pipelined)", latency=latency), pipelined, [people[0]], pcm, args.turns + 1, fake_list, stagger_s=0
+    phases["single"] = await run_single(
+        Phase("1 (pipelined)", latency=latency), pipelined, people[0], pcm, args.turns, fake_list
     )
-    phases["single"].turns = phases["single"].turns[1:]  # the warm-up turn opens the SDK clients
     phases["single"].connections = {
         route: connections_used(fakes[route.split(".")[0]].url, route) for route in CONNECTION_ROUTES
     }
 
     print(f"sequential baseline: 1 warm-up + {args.overlap_turns} turns ...", file=sys.stderr, flush=True)
-    phases["sequential"] = await run_phase(
-        Phase("1 (sequential)", latency=latency),
-        sequential,
-        [people[1]],
-        pcm,
-        args.overlap_turns + 1,
-        fake_list,
-        stagger_s=0,
+    phases["sequential"] = await run_single(
+        Phase("1 (sequential)", latency=latency), sequential, people[1], pcm, args.overlap_turns, fake_list
     )
-    phases["sequential"].turns = phases["sequential"].turns[1:]
 
     print(f"barge-in: {args.barge_ins} replies cut into ...", file=sys.stderr, flush=True)
     barge_ins = await run_barge_in(pipelined, people[2], pcm, args.barge_ins)
@@ -707,7 +706,8 @@ def main(argv: list[str] | None = None) -> int:
         flush_redis(args.redis_url)
         app.manage("migrate", "--noinput")
         # The simulated people share this one process: on uvloop they cost it less and wait less for it.
-        phases, barge_ins = asyncio.run(measure(args, app, fakes, latency), loop_factory=eventloop.factory())
+        pcm = utterance_pcm(workdir=folder)
+        phases, barge_ins = asyncio.run(measure(args, app, fakes, latency, pcm), loop_factory=eventloop.factory())
         peer: dict[str, Any] = {"error": "skipped (--no-peer)"}
         peer_phases: dict[int, Phase] = {}
         if not args.no_peer and not args.peer_python.exists():
@@ -726,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
                         server,
                         fakes,
                         latency,
-                        utterance_pcm(workdir=folder),
+                        pcm,
                         peer_sizes,
                         stagger_s=stagger_s,
                     ),
