@@ -206,18 +206,23 @@ def start_fake(name: str, latency: Latency, workdir: Path) -> Process:
     return Process(name, popen, url, log)
 
 
+def peer_command(python: Path, mistral_url: str, elevenlabs_url: str, *options: str) -> list[str]:
+    """``bench/peer_pipecat.py`` in Pipecat's own interpreter, pointed at the fakes."""
+    return [
+        str(python),
+        str(ROOT / "bench" / "peer_pipecat.py"),
+        f"--mistral-url={mistral_url}",
+        f"--elevenlabs-url={elevenlabs_url}",
+        *options,
+    ]
+
+
 def start_peer_server(python: Path, mistral_url: str, elevenlabs_url: str, workdir: Path) -> Process:
     """Pipecat as a voice server (``bench/peer_pipecat.py --serve``) in its own interpreter and process."""
     port = free_port()
     log = workdir / "pipecat-server.log"
     popen = subprocess.Popen(
-        [
-            str(python),
-            str(ROOT / "bench" / "peer_pipecat.py"),
-            f"--serve={port}",
-            f"--mistral-url={mistral_url}",
-            f"--elevenlabs-url={elevenlabs_url}",
-        ],
+        peer_command(python, mistral_url, elevenlabs_url, f"--serve={port}"),
         cwd=ROOT,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -424,12 +429,14 @@ class VoiceClient:
     async def connect(self, timeout: float = 30) -> None:
         import websockets
 
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         self.ws = await asyncio.wait_for(
-            websockets.connect(
-                self.url, additional_headers={"Authorization": f"Bearer {self.token}"}, max_size=2**22, open_timeout=30
-            ),
-            timeout,
+            websockets.connect(self.url, additional_headers=headers, max_size=2**22, open_timeout=30), timeout
         )
+        await self.handshake(timeout)
+
+    async def handshake(self, timeout: float) -> None:
+        """Ask for PCM both ways and wait for ``ready``."""
         await self.ws.send(json.dumps({"type": "start", "output_audio": "pcm_16000", "input_audio": "pcm_s16le_16000"}))
         ready = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
         if ready.get("type") != "ready" or not ready.get("voice_enabled") or not ready.get("voice_input"):
@@ -576,10 +583,8 @@ class PeerVoiceClient(VoiceClient):
         self.token = ""
         self.ws = None
 
-    async def connect(self, timeout: float = 30) -> None:
-        import websockets
-
-        self.ws = await asyncio.wait_for(websockets.connect(self.url, max_size=2**22, open_timeout=30), timeout)
+    async def handshake(self, timeout: float) -> None:
+        pass
 
 
 class LoopLag:

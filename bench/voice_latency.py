@@ -69,6 +69,7 @@ from bench._voice_common import (
     flush_redis,
     fmt,
     machine,
+    peer_command,
     percentile,
     recreate_database,
     reset_fake,
@@ -328,11 +329,10 @@ def run_peer(
 ) -> dict[str, Any]:
     """Pipecat measured in its own interpreter (it is not one of the app's dependencies)."""
     out = subprocess.run(
-        [
-            str(python),
-            str(ROOT / "bench" / "peer_pipecat.py"),
-            f"--mistral-url={mistral.url}",
-            f"--elevenlabs-url={elevenlabs.url}",
+        peer_command(
+            python,
+            mistral.url,
+            elevenlabs.url,
             f"--sizes={','.join(map(str, sizes))}",
             f"--llm-first-token-ms={latency.llm_first_token_ms}",
             f"--llm-tokens-per-second={latency.llm_tokens_per_second}",
@@ -340,7 +340,7 @@ def run_peer(
             f"--stagger-seconds={stagger_s}",
             f"--utterance-seconds={utterance_s}",
             f"--ramp-turns={RAMP_TURNS}",
-        ],
+        ),
         cwd=ROOT,
         capture_output=True,
         text=True,
