@@ -444,7 +444,10 @@ async def measure(
 
 
 def report_barge_in(results: list[BargeInResult]) -> list[str]:
-    """Print the barge-in table; return the missed targets."""
+    """Print the barge-in table; return the missed targets (none when no cut was asked for)."""
+    if not results:
+        print("\nBarge-in: not measured (--barge-ins 0)")
+        return []
     print("\nBarge-in: the cut (interrupt sent, or the first frame of new speech) to the cut reply's reply.end\n")
     rows, missed = [], []
     for by in ("interrupt", "voice", "all"):

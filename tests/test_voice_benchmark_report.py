@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from bench._voice_common import REPLY, Latency, TurnResult, critical_path_ms
-from bench.voice_latency import FAR_AHEAD, Phase, report
+from bench._voice_common import REPLY, BargeInResult, Latency, TurnResult, critical_path_ms
+from bench.voice_latency import FAR_AHEAD, Phase, report, report_barge_in
 
 
 def phase(
@@ -67,3 +67,16 @@ def test_each_server_s_turn_and_cpu_per_turn_are_shown_side_by_side(capsys):
     rows = [line for line in out.splitlines() if line.startswith("| 10 ") and "8.70" in line]
     # 20 s of the phase at 10% / 30% of a core over 40 answered turns: 50 / 150 ms of CPU a turn.
     assert [cell.strip() for cell in rows[0].strip("|").split("|")] == ["10", "8.70", "11.00", "50.0", "150.0"]
+
+
+def test_barge_in_not_asked_for_is_no_miss(capsys):
+    assert report_barge_in([]) == []
+    assert "not measured" in capsys.readouterr().out
+
+
+def test_a_slow_or_late_barge_in_is_a_miss():
+    quick = [BargeInResult(by="interrupt", stop_ms=5.0), BargeInResult(by="voice", stop_ms=6.0)]
+
+    assert report_barge_in(quick) == []
+    assert report_barge_in([*quick, BargeInResult(by="voice", stop_ms=150.0)] * 3)
+    assert report_barge_in([*quick, BargeInResult(by="voice", stop_ms=5.0, late_frames=1)])
