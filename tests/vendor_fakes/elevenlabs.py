@@ -84,7 +84,7 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
             "config": {k: v for k, v in request.query.items() if k != "token"},
         }
     )
-    pending_bytes = 0
+    pending_bytes = voiced_bytes = 0
     tasks: set[asyncio.Task] = set()
 
     async def commit(arrived: float) -> None:
@@ -117,8 +117,9 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
             continue
         chunk = base64.b64decode(data.get("audio_base_64") or "")
         pending_bytes += len(chunk)
-        if chunk:
-            heard = samples.DEFAULT_TRANSCRIPT.split()[: max(1, pending_bytes // (rate // 2))]
+        if chunk.strip(b"\0"):  # digital silence (an open microphone between utterances) has no words
+            voiced_bytes += len(chunk)
+            heard = samples.DEFAULT_TRANSCRIPT.split()[: max(1, voiced_bytes // (rate // 2))]
             await ws.send_json({"message_type": "partial_transcript", "text": " ".join(heard)})
         if data.get("commit"):
             if pending_bytes < MIN_COMMIT_SECONDS * rate * 2:
@@ -126,7 +127,7 @@ async def realtime_stt(request: web.Request, fake: VendorFake) -> web.StreamResp
                     {"message_type": "commit_throttled", "error": "Commit needs at least 0.3 s of new audio."}
                 )
                 continue
-            pending_bytes = 0
+            pending_bytes = voiced_bytes = 0
             task = asyncio.create_task(commit(received_at))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
