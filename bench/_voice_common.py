@@ -6,6 +6,7 @@ Everything listens on 127.0.0.1 only, and every loop is bounded in count and tim
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import json
@@ -33,6 +34,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/futureself_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 PCM_BYTES_PER_SECOND = 32_000
 FRAME_MS = 100
+TURN_TIMEOUT_S = 60  # a turn without its reply by then is an error
 # Three sentences, so the first one can be spoken while the model is still writing the rest.
 REPLY = "I remember that first winter very well. It was harder than I had thought it would be. I am still glad we went."
 UTTERANCE = "Was it worth moving so far away from everyone?"
@@ -217,12 +219,14 @@ def peer_command(python: Path, mistral_url: str, elevenlabs_url: str, *options: 
     ]
 
 
-def start_peer_server(python: Path, mistral_url: str, elevenlabs_url: str, workdir: Path) -> Process:
+def start_peer_server(
+    python: Path, mistral_url: str, elevenlabs_url: str, workdir: Path, *, turn_detection: str = "push-to-talk"
+) -> Process:
     """Pipecat as a voice server (``bench/peer_pipecat.py --serve``) in its own interpreter and process."""
     port = free_port()
-    log = workdir / "pipecat-server.log"
+    log = workdir / f"pipecat-server-{turn_detection}.log"
     popen = subprocess.Popen(
-        peer_command(python, mistral_url, elevenlabs_url, f"--serve={port}"),
+        peer_command(python, mistral_url, elevenlabs_url, f"--serve={port}", f"--turn-detection={turn_detection}"),
         cwd=ROOT,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -442,8 +446,15 @@ class VoiceClient:
         if ready.get("type") != "ready" or not ready.get("voice_enabled") or not ready.get("voice_input"):
             raise RuntimeError(f"not ready for voice: {ready}")
 
-    async def speak(self, pcm: bytes) -> None:
-        """Send ``pcm`` in real time, ``FRAME_MS`` a frame, then ``audio.end``."""
+    async def speak(self, pcm: bytes) -> float:
+        """Send ``pcm`` in real time, ``FRAME_MS`` a frame, then ``audio.end``; return when speech ended
+        (``time.perf_counter()``): for push to talk, the moment ``audio.end`` has been sent."""
+        await self.send_speech(pcm)
+        await self.ws.send(json.dumps({"type": "audio.end"}))
+        return time.perf_counter()
+
+    async def send_speech(self, pcm: bytes) -> float:
+        """Send ``pcm`` in real time; return when its first frame was sent."""
         frame = PCM_BYTES_PER_SECOND * FRAME_MS // 1000
         begin = time.perf_counter()
         for index, start in enumerate(range(0, len(pcm), frame)):
@@ -452,14 +463,13 @@ class VoiceClient:
             if delay > 0:
                 await asyncio.sleep(delay)
             await self.ws.send(pcm[start : start + frame])
-        await self.ws.send(json.dumps({"type": "audio.end"}))
+        return begin
 
-    async def turn(self, pcm: bytes, *, timeout: float = 60) -> TurnResult:
+    async def turn(self, pcm: bytes, *, timeout: float = TURN_TIMEOUT_S) -> TurnResult:
         result = TurnResult()
         try:
             begin = time.perf_counter()
-            await self.speak(pcm)
-            ended = time.perf_counter()
+            ended = await self.speak(pcm)
             deadline = ended + timeout
             while True:
                 message = await asyncio.wait_for(self.ws.recv(), max(0.1, deadline - time.perf_counter()))
@@ -585,6 +595,57 @@ class PeerVoiceClient(VoiceClient):
 
     async def handshake(self, timeout: float) -> None:
         pass
+
+
+def voiced_seconds(pcm: bytes, *, threshold: int = 100) -> float:
+    """Where the speech in 16-bit PCM ends: its last sample louder than ``threshold``, in seconds."""
+    samples = array.array("h", pcm[: len(pcm) // 2 * 2])
+    last = len(samples) - 1
+    while last >= 0 and abs(samples[last]) <= threshold:
+        last -= 1
+    return (last + 1) / (PCM_BYTES_PER_SECOND // 2)
+
+
+class OpenMicrophoneClient(PeerVoiceClient):
+    """A person on the peer's voice server in ``--turn-detection pipecat-default``: the microphone
+    never stops, as in a browser without a talk button. Between utterances it sends silence in real
+    time, and after an utterance nothing says it is over (no ``audio.end``): Pipecat's VAD has to
+    hear that. Timed from the end of the utterance's speech (``voiced_seconds``), not from the end
+    of its recording: a push-to-talk client sends ``audio.end`` after the recording's trailing
+    silence (0.3 s here), so this clock starts earlier, and later than the server has the audio."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(base_url)
+        self.speaking = False
+        self.microphone: asyncio.Task | None = None
+
+    async def handshake(self, timeout: float) -> None:
+        self.microphone = asyncio.create_task(self._silence())
+
+    async def _silence(self) -> None:
+        silence = bytes(PCM_BYTES_PER_SECOND * FRAME_MS // 1000)
+        due = time.perf_counter()
+        with contextlib.suppress(Exception):  # the socket closed: the microphone stops
+            while True:
+                due += FRAME_MS / 1000
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                if not self.speaking:
+                    await self.ws.send(silence)
+
+    async def speak(self, pcm: bytes) -> float:
+        """Send ``pcm``; return when its last voiced sample was due (``voiced_seconds``): what follows
+        it is the recording's own trailing silence, which Pipecat's VAD already counts."""
+        self.speaking = True
+        try:
+            begin = await self.send_speech(pcm)
+        finally:
+            self.speaking = False
+        return begin + voiced_seconds(pcm)
+
+    async def close(self) -> None:
+        if self.microphone is not None:
+            self.microphone.cancel()
+        await super().close()
 
 
 class LoopLag:

@@ -9,7 +9,9 @@ not one of the app's dependencies:
 **Voice server** (``--serve PORT``, see ``serve``): what a Pipecat deployment runs, one pipeline
 per WebSocket (transport -> ElevenLabs realtime STT -> LLM context aggregator -> Mistral LLM ->
 ElevenLabs HTTP TTS -> transport). The benchmark's own clients speak to it exactly as to our
-daphne and time it the same way: the like-for-like comparison.
+daphne and time it the same way: the like-for-like comparison. With ``--turn-detection
+pipecat-default``, the same server as Pipecat ships it: its VAD and smart-turn model find the end
+of speech in an open microphone's audio.
 
 **In process** (the default): the pipeline the issue names, Mistral LLM service -> ElevenLabs HTTP
 TTS, with no transport and no STT: Pipecat's own machinery between the LLM and the TTS alone.
@@ -223,16 +225,23 @@ def serve(args: argparse.Namespace) -> None:
     client code times both servers from the same moment (``audio.end`` sent) to the same event (the
     first reply audio frame received).
 
-    Push to talk, as ours: the person's first frame is Pipecat's ``VADUserStartedSpeakingFrame`` and
-    ``audio.end`` its ``VADUserStoppedSpeakingFrame`` (which makes the STT service commit), and the turn
-    ends as soon as the committed transcript arrives (``SpeechTimeoutUserTurnStopStrategy`` with no
-    extra wait: a finalized transcript cuts its STT timer short). Pipecat's defaults instead detect
-    the end of speech from silence (Silero VAD, then the smart-turn model) and would add their waits.
+    ``--turn-detection push-to-talk`` (the default), as ours: the person's first frame is Pipecat's
+    ``VADUserStartedSpeakingFrame`` and ``audio.end`` its ``VADUserStoppedSpeakingFrame`` (which makes
+    the STT service commit), and the turn ends as soon as the committed transcript arrives
+    (``SpeechTimeoutUserTurnStopStrategy`` with no extra wait: a finalized transcript cuts its STT
+    timer short).
+
+    ``--turn-detection pipecat-default``: what Pipecat does out of the box. The client's microphone
+    never stops (silence between utterances, ``audio.end`` ignored); Silero VAD in the user
+    aggregator finds the end of speech after its 0.2 s of silence (which commits the STT), and the
+    local smart-turn v3 model decides whether the turn is over. Its waits and its CPU are part of
+    what a default deployment's users get, not pipeline overhead: reported beside the verdict.
     """
     import aiohttp
     import uvicorn
     from fastapi import FastAPI, WebSocket
     from loguru import logger
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
     from pipecat.frames.frames import (
         CancelFrame,
         InputAudioRawFrame,
@@ -261,7 +270,7 @@ def serve(args: argparse.Namespace) -> None:
     from starlette.routing import WebSocketRoute
 
     logger.remove()
-    logger.add(sys.stderr, level="WARNING")
+    logger.add(sys.stderr, level=os.environ.get("PEER_LOG_LEVEL", "WARNING"))
     elevenlabs_host = args.elevenlabs_url.split("://", 1)[1]
 
     class PushToTalkSerializer(FrameSerializer):
@@ -284,6 +293,19 @@ def serve(args: argparse.Namespace) -> None:
                 self.speaking = False
                 return VADUserStoppedSpeakingFrame()
             return None
+
+    class MicrophoneSerializer(FrameSerializer):
+        """Every binary frame is microphone audio; Pipecat's own VAD decides when speech starts and stops."""
+
+        async def serialize(self, frame):
+            return frame.audio if isinstance(frame, OutputAudioRawFrame) else None
+
+        async def deserialize(self, data):
+            if isinstance(data, bytes):
+                return InputAudioRawFrame(audio=data, sample_rate=16000, num_channels=1)
+            return None
+
+    push_to_talk = args.turn_detection == "push-to-talk"
 
     class LoopbackRealtimeSTT(ElevenLabsRealtimeSTTService):
         """The realtime STT socket over plain ``ws://`` to the local fake (the service always says ``wss://``)."""
@@ -369,18 +391,19 @@ def serve(args: argparse.Namespace) -> None:
                 audio_out_enabled=True,
                 audio_in_sample_rate=16000,
                 audio_out_sample_rate=16000,
-                serializer=PushToTalkSerializer(),
+                serializer=PushToTalkSerializer() if push_to_talk else MicrophoneSerializer(),
             ),
         )
         stt = LoopbackRealtimeSTT(api_key="fake-elevenlabs-key", base_url=elevenlabs_host, sample_rate=16000)
         llm, tts = llm_and_tts(args, state["http"])
         context = LLMContext(messages=[{"role": "system", "content": "You are the person's future self."}])
-        aggregators = LLMContextAggregatorPair(
-            context,
-            user_params=LLMUserAggregatorParams(
+        if push_to_talk:
+            user_params = LLMUserAggregatorParams(
                 user_turn_strategies=UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=0)])
-            ),
-        )
+            )
+        else:  # Pipecat's defaults: Silero VAD, then the local smart-turn v3 model ends the turn
+            user_params = LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer())
+        aggregators = LLMContextAggregatorPair(context, user_params=user_params)
         pipeline = Pipeline(
             [
                 transport.input(),
@@ -447,6 +470,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="serve Pipecat as a voice server on this port (ws://127.0.0.1:PORT/voice) instead of timing it in process",
     )
     parser.add_argument("--elevenlabs-url", required=True)
+    parser.add_argument(
+        "--turn-detection",
+        choices=("push-to-talk", "pipecat-default"),
+        default="push-to-talk",
+        help="with --serve: the end of speech is the client's audio.end, or Pipecat's VAD and smart-turn find it",
+    )
     parser.add_argument("--sizes", default="1,10,50")
     parser.add_argument("--turns", type=int, default=2)
     parser.add_argument("--utterance-seconds", type=float, default=2.0)

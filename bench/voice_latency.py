@@ -1,6 +1,6 @@
 """Voice latency: end of the person's speech to the first audio of the reply, over real WebSockets.
 
-    python -m bench.voice_latency                      # everything (about 18 minutes)
+    python -m bench.voice_latency                      # everything (about 22 minutes)
     python -m bench.voice_latency --sizes 10,50 --no-peer --turns 5
 
 One daphne process serves the app on PostgreSQL + Redis, every vendor replaced by the
@@ -20,7 +20,9 @@ measured by the single conversation (``--stagger`` to choose), each counting onl
 during which all of them are talking; and Pipecat at 1, 10, 50 sessions next to ours
 (``bench/peer_pipecat.py`` in its own virtualenv, see ``--peer-python``), twice: as a voice server
 spoken to by the same clients on the same schedule (the like-for-like comparison), and as the
-LLM -> TTS pipeline alone, in process.
+LLM -> TTS pipeline alone, in process. Then, outside the verdict, its voice server as it ships at
+1 and 10 sessions (``--peer-open-mic-sizes``): Silero VAD and the smart-turn model finding the end
+of speech in an open microphone's audio, timed from the utterance's last voiced sample.
 
 Also barge-in: one conversation cuts into replies while they play, by ``interrupt`` and by
 speaking again, and times the cut to the reply's ``reply.end``, counting any audio of the cut
@@ -53,10 +55,12 @@ from bench._voice_common import (
     PCM_BYTES_PER_SECOND,
     REPLY,
     ROOT,
+    TURN_TIMEOUT_S,
     App,
     BargeInResult,
     Latency,
     LoopLag,
+    OpenMicrophoneClient,
     PeerVoiceClient,
     Process,
     TurnResult,
@@ -89,6 +93,8 @@ BARGE_IN_TARGET_MS = 100  # issue 7: a cut reply ends within 100 ms, and none of
 CONCURRENT_TARGET_MS = 50
 CONCURRENT_TARGET_SIZE = 200
 # "Far ahead of Pipecat": our overhead p95 at most this fraction of its voice server's, at every size.
+# With an open microphone, a turn the smart-turn model judged unfinished waits out its 3 s of silence.
+HELD_BACK_MS = 2000
 FAR_AHEAD = 2
 # Turns each conversation under load speaks before and after its measured ones, not counted (see run_phase).
 RAMP_TURNS = 1
@@ -221,7 +227,9 @@ async def run_phase(
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 120)
         rss_connected = rss_bytes(server.pid)
         go.set()
-        results = await asyncio.wait_for(asyncio.gather(*tasks), 120 + turns * 30 + stagger_s)
+        # Past every turn's own timeout (TURN_TIMEOUT_S, counted as an error), ramp turns included.
+        spoken = turns + 2 * ramp
+        results = await asyncio.wait_for(asyncio.gather(*tasks), 120 + spoken * TURN_TIMEOUT_S + stagger_s)
     phase.client_lag_ms = lag.worst_ms
     phase.wall_s = time.perf_counter() - started
     phase.memory_per_conversation = (max(rss_connected, rss_bytes(server.pid)) - rss_before) / len(people)
@@ -286,16 +294,17 @@ async def measure_peer_server(
     sizes: list[int],
     *,
     stagger_s: float,
+    client: type[PeerVoiceClient] = PeerVoiceClient,
 ) -> dict[int, Phase]:
     """Pipecat's voice server, spoken to by the same clients on the same schedule as our daphne."""
     fake_list = list(fakes.values())
 
     def make_client(_person: dict[str, str]) -> VoiceClient:
-        return PeerVoiceClient(server.url)
+        return client(server.url)
 
     phases: dict[int, Phase] = {}
     for size in sizes:
-        print(f"Pipecat voice server, {size} session(s) ...", file=sys.stderr, flush=True)
+        print(f"Pipecat voice server ({client.__name__}), {size} session(s) ...", file=sys.stderr, flush=True)
         if size == 1:  # as our single conversation
             phase = await run_single(
                 Phase("Pipecat 1", latency=latency), server, {}, pcm, args.turns, fake_list, make_client=make_client
@@ -374,6 +383,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds over which simultaneous conversations start (default: one turn cycle, as measured)",
     )
     parser.add_argument("--peer-sizes", default="1,10,50")
+    parser.add_argument(
+        "--peer-open-mic-sizes",
+        default="1,10",
+        help="Pipecat's voice server again with its default turn detection and an open microphone ('' to skip;"
+        " at 50 it saturated this 2-core machine)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip Pipecat")
     parser.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
     parser.add_argument(
@@ -474,6 +489,8 @@ def report(
     peer_phases: dict[int, Phase],
     latency: Latency,
     args: argparse.Namespace,
+    *,
+    open_mic_phases: dict[int, Phase] | None = None,
 ) -> list[str]:
     """Print the tables; return the missed targets."""
     missed: list[str] = []
@@ -683,7 +700,52 @@ def report(
         f" with STT, as ours). Ahead means ours p95 x {FAR_AHEAD} <= Pipecat's voice server p95."
     )
     print(peer.get("note", ""))
+    if open_mic_phases:
+        report_open_microphone(open_mic_phases, version)
     return missed
+
+
+def report_open_microphone(phases: dict[int, Phase], version: str) -> None:
+    """Pipecat as it ships: context for the verdict, not part of it (push to talk is ours and the peer's there)."""
+    print(
+        f"\nPipecat {version} voice server with its default turn detection (Silero VAD, then the smart-turn v3"
+        " model), an open microphone: the end of speech to the first reply audio, ms over the fakes\n"
+    )
+    rows = []
+    for size, phase in sorted(phases.items()):
+        # After a turn that timed out, its reply's audio arrives during the next turn and would be
+        # timed as that turn's: a phase with errors has no latency to show, only that it was overloaded.
+        overhead = [] if phase.errors else phase.overhead()
+        rows.append(
+            [
+                size,
+                len(phase.turns),
+                fmt(percentile(overhead, 50), 1) if overhead else "overloaded",
+                fmt(percentile(overhead, 95), 1) if overhead else "-",
+                sum(1 for o in overhead if o >= HELD_BACK_MS) if overhead else "-",
+                phase.errors,
+                f"{phase.server_cpu * 100:.0f}%",
+            ]
+        )
+    print(
+        table(
+            [
+                "sessions",
+                "turns",
+                "over the fakes p50",
+                "p95",
+                f"turns held back (>= {HELD_BACK_MS / 1000:.0f} s)",
+                "errors",
+                "process CPU",
+            ],
+            rows,
+        )
+    )
+    print(
+        "Timed from the utterance's last voiced sample. Included, as its users get them: the VAD's 0.2 s of"
+        " silence before the STT commits, the model's verdict, and its 3 s wait when it judges the turn unfinished"
+        " (the turns held back). Not part of the verdict above: push to talk asks for no such wait, on either side."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -713,6 +775,7 @@ def main(argv: list[str] | None = None) -> int:
         phases, barge_ins = asyncio.run(measure(args, app, fakes, latency, pcm), loop_factory=eventloop.factory())
         peer: dict[str, Any] = {"error": "skipped (--no-peer)"}
         peer_phases: dict[int, Phase] = {}
+        open_mic_phases: dict[int, Phase] = {}
         if not args.no_peer and not args.peer_python.exists():
             peer = {"error": f"no Pipecat virtualenv at {args.peer_python} (bench/peer_pipecat.py says how to make it)"}
         elif not args.no_peer:
@@ -737,6 +800,34 @@ def main(argv: list[str] | None = None) -> int:
                 )
             finally:
                 server.stop()
+            open_mic_sizes = [int(s) for s in args.peer_open_mic_sizes.split(",") if s.strip()]
+            if open_mic_sizes:
+                reset_fake(fakes["mistral"].url, latency)
+                reset_fake(fakes["elevenlabs"].url, latency)
+                script_replies(fakes["mistral"].url, 2000)
+                server = start_peer_server(
+                    args.peer_python,
+                    fakes["mistral"].url,
+                    fakes["elevenlabs"].url,
+                    folder,
+                    turn_detection="pipecat-default",
+                )
+                try:
+                    open_mic_phases = asyncio.run(
+                        measure_peer_server(
+                            args,
+                            server,
+                            fakes,
+                            latency,
+                            pcm,
+                            open_mic_sizes,
+                            stagger_s=stagger_s,
+                            client=OpenMicrophoneClient,
+                        ),
+                        loop_factory=eventloop.factory(),
+                    )
+                finally:
+                    server.stop()
             print("Pipecat in process ...", file=sys.stderr, flush=True)
             reset_fake(fakes["mistral"].url, latency)
             reset_fake(fakes["elevenlabs"].url, latency)
@@ -750,7 +841,8 @@ def main(argv: list[str] | None = None) -> int:
                 stagger_s=stagger_s,
                 utterance_s=phases["single"].utterance_s,
             )
-        missed = report(phases, peer, peer_phases, latency, args) + report_barge_in(barge_ins)
+        missed = report(phases, peer, peer_phases, latency, args, open_mic_phases=open_mic_phases)
+        missed += report_barge_in(barge_ins)
         if args.json:
             args.json.write_text(
                 json.dumps(
@@ -782,6 +874,16 @@ def main(argv: list[str] | None = None) -> int:
                                 "cpu_ms_per_turn": p.cpu_ms_per_turn(),
                             }
                             for size, p in peer_phases.items()
+                        },
+                        "peer_server_open_mic": {
+                            size: {
+                                "first_audio_ms": p.first_audio(),
+                                "overhead_ms": p.overhead(),
+                                "errors": p.errors,
+                                "server_cpu": p.server_cpu,
+                                "turn_cycle_s": turn_cycle_s(p),
+                            }
+                            for size, p in open_mic_phases.items()
                         },
                         "barge_in": [dataclasses.asdict(r) for r in barge_ins],
                     },

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from bench._voice_common import REPLY, BargeInResult, Latency, TurnResult, critical_path_ms
-from bench.voice_latency import FAR_AHEAD, Phase, report, report_barge_in
+from bench.voice_latency import FAR_AHEAD, HELD_BACK_MS, Phase, report, report_barge_in
 
 
 def phase(
@@ -26,7 +26,9 @@ def phase(
     )
 
 
-def verdict(ours_ms: float, pipecat_ms: float, *, pipecat_errors: int = 0) -> list[str]:
+def verdict(
+    ours_ms: float, pipecat_ms: float, *, pipecat_errors: int = 0, open_mic: dict[int, Phase] | None = None
+) -> list[str]:
     phases = {"single": phase(1, [ours_ms] * 10), "sequential": phase(1, [380.0] * 5), "n10": phase(10, [ours_ms] * 20)}
     peer_phases = {
         1: phase(1, [pipecat_ms] * 10, cycle_s=11.0),
@@ -38,7 +40,7 @@ def verdict(ours_ms: float, pipecat_ms: float, *, pipecat_errors: int = 0) -> li
         "sizes": [{"sessions": 1, "overhead_p50_ms": 6.0, "overhead_p95_ms": 8.0, "process_cpu": 0.01}],
     }
     args = argparse.Namespace(no_peer=False, event_loop=None, stagger=None)
-    return report(phases, peer, peer_phases, Latency(), args)
+    return report(phases, peer, peer_phases, Latency(), args, open_mic_phases=open_mic)
 
 
 def test_far_ahead_of_the_peer_is_no_miss(capsys):
@@ -80,3 +82,28 @@ def test_a_slow_or_late_barge_in_is_a_miss():
     assert report_barge_in(quick) == []
     assert report_barge_in([*quick, BargeInResult(by="voice", stop_ms=150.0)] * 3)
     assert report_barge_in([*quick, BargeInResult(by="voice", stop_ms=5.0, late_frames=1)])
+
+
+def test_pipecat_with_an_open_microphone_is_shown_apart_from_the_verdict(capsys):
+    # Two turns the smart-turn model let through (~250 ms over the fakes), one it held back for 3 s.
+    open_mic = {1: phase(1, [240.0, 260.0, 2950.0], cycle_s=11.0)}
+
+    assert verdict(10.0, 10.0 * FAR_AHEAD, open_mic=open_mic) == []
+
+    out = capsys.readouterr().out.split("default turn detection", 1)[1]
+    row = next(line for line in out.splitlines() if line.startswith("| 1 "))
+    sessions, turns, _p50, _p95, held_back, errors, _cpu = (cell.strip() for cell in row.strip("|").split("|"))
+    assert (sessions, turns, held_back, errors) == ("1", "3", "1", "0")
+    assert 260.0 < HELD_BACK_MS < 2950.0
+
+
+def test_pipecat_with_an_open_microphone_overloaded_shows_no_latency(capsys):
+    # Timed-out turns leave their replies in flight, to be taken for the next turns' audio.
+    open_mic = {50: phase(50, [-700.0, 240.0], errors=2, cycle_s=11.0)}
+
+    verdict(10.0, 10.0 * FAR_AHEAD, open_mic=open_mic)
+
+    out = capsys.readouterr().out.split("default turn detection", 1)[1]
+    row = next(line for line in out.splitlines() if line.startswith("| 50 "))
+    sessions, turns, p50, p95, held_back, errors, _cpu = (cell.strip() for cell in row.strip("|").split("|"))
+    assert (sessions, turns, p50, p95, held_back, errors) == ("50", "4", "overloaded", "-", "-", "2")
