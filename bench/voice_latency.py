@@ -326,6 +326,34 @@ async def measure_peer_server(
     return phases
 
 
+def serve_peer(
+    args: argparse.Namespace,
+    fakes: dict[str, Process],
+    latency: Latency,
+    pcm: bytes,
+    sizes: list[int],
+    *,
+    folder: Path,
+    stagger_s: float,
+    turn_detection: str = "push-to-talk",
+    client: type[PeerVoiceClient] = PeerVoiceClient,
+) -> dict[int, Phase]:
+    """Start Pipecat's voice server on fresh fakes, measure it at ``sizes``, stop it."""
+    reset_fake(fakes["mistral"].url, latency)
+    reset_fake(fakes["elevenlabs"].url, latency)
+    script_replies(fakes["mistral"].url, 2000)
+    server = start_peer_server(
+        args.peer_python, fakes["mistral"].url, fakes["elevenlabs"].url, folder, turn_detection=turn_detection
+    )
+    try:
+        return asyncio.run(
+            measure_peer_server(args, server, fakes, latency, pcm, sizes, stagger_s=stagger_s, client=client),
+            loop_factory=eventloop.factory(),
+        )
+    finally:
+        server.stop()
+
+
 def run_peer(
     python: Path,
     mistral: Process,
@@ -781,53 +809,20 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.no_peer:
             peer_sizes = [int(s) for s in args.peer_sizes.split(",") if s.strip()]
             stagger_s = chosen_stagger_s(args, phases["single"])
-            reset_fake(fakes["mistral"].url, latency)
-            reset_fake(fakes["elevenlabs"].url, latency)
-            script_replies(fakes["mistral"].url, 2000)
-            server = start_peer_server(args.peer_python, fakes["mistral"].url, fakes["elevenlabs"].url, folder)
-            try:
-                peer_phases = asyncio.run(
-                    measure_peer_server(
-                        args,
-                        server,
-                        fakes,
-                        latency,
-                        pcm,
-                        peer_sizes,
-                        stagger_s=stagger_s,
-                    ),
-                    loop_factory=eventloop.factory(),
-                )
-            finally:
-                server.stop()
+            peer_phases = serve_peer(args, fakes, latency, pcm, peer_sizes, folder=folder, stagger_s=stagger_s)
             open_mic_sizes = [int(s) for s in args.peer_open_mic_sizes.split(",") if s.strip()]
             if open_mic_sizes:
-                reset_fake(fakes["mistral"].url, latency)
-                reset_fake(fakes["elevenlabs"].url, latency)
-                script_replies(fakes["mistral"].url, 2000)
-                server = start_peer_server(
-                    args.peer_python,
-                    fakes["mistral"].url,
-                    fakes["elevenlabs"].url,
-                    folder,
+                open_mic_phases = serve_peer(
+                    args,
+                    fakes,
+                    latency,
+                    pcm,
+                    open_mic_sizes,
+                    folder=folder,
+                    stagger_s=stagger_s,
                     turn_detection="pipecat-default",
+                    client=OpenMicrophoneClient,
                 )
-                try:
-                    open_mic_phases = asyncio.run(
-                        measure_peer_server(
-                            args,
-                            server,
-                            fakes,
-                            latency,
-                            pcm,
-                            open_mic_sizes,
-                            stagger_s=stagger_s,
-                            client=OpenMicrophoneClient,
-                        ),
-                        loop_factory=eventloop.factory(),
-                    )
-                finally:
-                    server.stop()
             print("Pipecat in process ...", file=sys.stderr, flush=True)
             reset_fake(fakes["mistral"].url, latency)
             reset_fake(fakes["elevenlabs"].url, latency)
