@@ -9,6 +9,7 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
@@ -34,6 +35,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/futureself_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 PCM_BYTES_PER_SECOND = 32_000
 FRAME_MS = 100
+FRAME_BYTES = PCM_BYTES_PER_SECOND * FRAME_MS // 1000
 TURN_TIMEOUT_S = 60  # a turn without its reply by then is an error
 # Three sentences, so the first one can be spoken while the model is still writing the rest.
 REPLY = "I remember that first winter very well. It was harder than I had thought it would be. I am still glad we went."
@@ -455,14 +457,13 @@ class VoiceClient:
 
     async def send_speech(self, pcm: bytes) -> float:
         """Send ``pcm`` in real time; return when its first frame was sent."""
-        frame = PCM_BYTES_PER_SECOND * FRAME_MS // 1000
         begin = time.perf_counter()
-        for index, start in enumerate(range(0, len(pcm), frame)):
+        for index, start in enumerate(range(0, len(pcm), FRAME_BYTES)):
             # Paced against the clock, not by sleeping a fixed time, so drift does not add up.
             delay = begin + index * FRAME_MS / 1000 - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await self.ws.send(pcm[start : start + frame])
+            await self.ws.send(pcm[start : start + FRAME_BYTES])
         return begin
 
     async def turn(self, pcm: bytes, *, timeout: float = TURN_TIMEOUT_S) -> TurnResult:
@@ -597,6 +598,7 @@ class PeerVoiceClient(VoiceClient):
         pass
 
 
+@functools.cache  # every turn speaks the same utterance
 def voiced_seconds(pcm: bytes, *, threshold: int = 100) -> float:
     """Where the speech in 16-bit PCM ends: its last sample louder than ``threshold``, in seconds."""
     samples = array.array("h", pcm[: len(pcm) // 2 * 2])
@@ -623,9 +625,11 @@ class OpenMicrophoneClient(PeerVoiceClient):
         self.microphone = asyncio.create_task(self._silence())
 
     async def _silence(self) -> None:
-        silence = bytes(PCM_BYTES_PER_SECOND * FRAME_MS // 1000)
+        from websockets.exceptions import ConnectionClosed
+
+        silence = bytes(FRAME_BYTES)
         due = time.perf_counter()
-        with contextlib.suppress(Exception):  # the socket closed: the microphone stops
+        with contextlib.suppress(ConnectionClosed, OSError):  # the socket closed: the microphone stops
             while True:
                 due += FRAME_MS / 1000
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))

@@ -273,15 +273,24 @@ def serve(args: argparse.Namespace) -> None:
     logger.add(sys.stderr, level=os.environ.get("PEER_LOG_LEVEL", "WARNING"))
     elevenlabs_host = args.elevenlabs_url.split("://", 1)[1]
 
-    class PushToTalkSerializer(FrameSerializer):
-        """Our protocol's turn messages as Pipecat frames, and reply audio as binary frames."""
+    class MicrophoneSerializer(FrameSerializer):
+        """Every binary frame is microphone audio (Pipecat's own VAD decides when speech starts and stops);
+        reply audio goes out as binary frames."""
+
+        async def serialize(self, frame):
+            return frame.audio if isinstance(frame, OutputAudioRawFrame) else None
+
+        async def deserialize(self, data):
+            if isinstance(data, bytes):
+                return InputAudioRawFrame(audio=data, sample_rate=16000, num_channels=1)
+            return None
+
+    class PushToTalkSerializer(MicrophoneSerializer):
+        """Our protocol's turn messages as Pipecat frames: the talk button decides when speech starts and stops."""
 
         def __init__(self) -> None:
             super().__init__()
             self.speaking = False
-
-        async def serialize(self, frame):
-            return frame.audio if isinstance(frame, OutputAudioRawFrame) else None
 
         async def deserialize(self, data):
             if isinstance(data, bytes):
@@ -292,17 +301,6 @@ def serve(args: argparse.Namespace) -> None:
             if json.loads(data).get("type") == "audio.end":
                 self.speaking = False
                 return VADUserStoppedSpeakingFrame()
-            return None
-
-    class MicrophoneSerializer(FrameSerializer):
-        """Every binary frame is microphone audio; Pipecat's own VAD decides when speech starts and stops."""
-
-        async def serialize(self, frame):
-            return frame.audio if isinstance(frame, OutputAudioRawFrame) else None
-
-        async def deserialize(self, data):
-            if isinstance(data, bytes):
-                return InputAudioRawFrame(audio=data, sample_rate=16000, num_channels=1)
             return None
 
     push_to_talk = args.turn_detection == "push-to-talk"

@@ -93,9 +93,9 @@ BARGE_IN_TARGET_MS = 100  # issue 7: a cut reply ends within 100 ms, and none of
 CONCURRENT_TARGET_MS = 50
 CONCURRENT_TARGET_SIZE = 200
 # "Far ahead of Pipecat": our overhead p95 at most this fraction of its voice server's, at every size.
+FAR_AHEAD = 2
 # With an open microphone, a turn the smart-turn model judged unfinished waits out its 3 s of silence.
 HELD_BACK_MS = 2000
-FAR_AHEAD = 2
 # Turns each conversation under load speaks before and after its measured ones, not counted (see run_phase).
 RAMP_TURNS = 1
 # The vendors' HTTP requests of a turn, whose connections are counted in the single conversation.
@@ -147,6 +147,21 @@ class Phase:
     def cpu_ms_per_turn(self) -> float:
         """The server's CPU over the phase per turn it answered (connecting and idling included)."""
         return self.server_cpu * self.wall_s * 1000 / self.spoken_turns if self.spoken_turns else math.nan
+
+    def record(self) -> dict[str, Any]:
+        """The phase's raw numbers, for ``--json``."""
+        return {
+            "conversations": self.conversations,
+            "first_audio_ms": self.first_audio(),
+            "overhead_ms": self.overhead(),
+            "errors": self.errors,
+            "memory_per_conversation": self.memory_per_conversation,
+            "fake_cpu": self.fake_cpu,
+            "server_cpu": self.server_cpu,
+            "stagger_s": self.stagger_s,
+            "turn_cycle_s": turn_cycle_s(self),
+            "cpu_ms_per_turn": self.cpu_ms_per_turn(),
+        }
 
 
 # --- driving conversations -----------------------------------------------------------------------
@@ -741,20 +756,15 @@ def report_open_microphone(phases: dict[int, Phase], version: str) -> None:
     )
     rows = []
     for size, phase in sorted(phases.items()):
-        # After a turn that timed out, its reply's audio arrives during the next turn and would be
-        # timed as that turn's: a phase with errors has no latency to show, only that it was overloaded.
-        overhead = [] if phase.errors else phase.overhead()
-        rows.append(
-            [
-                size,
-                len(phase.turns),
-                fmt(percentile(overhead, 50), 1) if overhead else "overloaded",
-                fmt(percentile(overhead, 95), 1) if overhead else "-",
-                sum(1 for o in overhead if o >= HELD_BACK_MS) if overhead else "-",
-                phase.errors,
-                f"{phase.server_cpu * 100:.0f}%",
-            ]
-        )
+        if phase.errors:
+            # After a turn that timed out, its reply's audio arrives during the next turn and would be
+            # timed as that turn's: a phase with errors has no latency to show, only that it was overloaded.
+            latency = ["overloaded", "-", "-"]
+        else:
+            overhead = phase.overhead()
+            held_back = sum(1 for o in overhead if o >= HELD_BACK_MS)
+            latency = [fmt(percentile(overhead, 50), 1), fmt(percentile(overhead, 95), 1), held_back]
+        rows.append([size, len(phase.turns), *latency, phase.errors, f"{phase.server_cpu * 100:.0f}%"])
     print(
         table(
             [
@@ -842,44 +852,10 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(
                 json.dumps(
                     {
-                        "phases": {
-                            k: {
-                                "conversations": p.conversations,
-                                "first_audio_ms": p.first_audio(),
-                                "overhead_ms": p.overhead(),
-                                "errors": p.errors,
-                                "memory_per_conversation": p.memory_per_conversation,
-                                "fake_cpu": p.fake_cpu,
-                                "server_cpu": p.server_cpu,
-                                "stagger_s": p.stagger_s,
-                                "turn_cycle_s": turn_cycle_s(p),
-                                "cpu_ms_per_turn": p.cpu_ms_per_turn(),
-                            }
-                            for k, p in phases.items()
-                        },
+                        "phases": {k: p.record() for k, p in phases.items()},
                         "peer": peer,
-                        "peer_server": {
-                            size: {
-                                "first_audio_ms": p.first_audio(),
-                                "overhead_ms": p.overhead(),
-                                "errors": p.errors,
-                                "memory_per_conversation": p.memory_per_conversation,
-                                "server_cpu": p.server_cpu,
-                                "turn_cycle_s": turn_cycle_s(p),
-                                "cpu_ms_per_turn": p.cpu_ms_per_turn(),
-                            }
-                            for size, p in peer_phases.items()
-                        },
-                        "peer_server_open_mic": {
-                            size: {
-                                "first_audio_ms": p.first_audio(),
-                                "overhead_ms": p.overhead(),
-                                "errors": p.errors,
-                                "server_cpu": p.server_cpu,
-                                "turn_cycle_s": turn_cycle_s(p),
-                            }
-                            for size, p in open_mic_phases.items()
-                        },
+                        "peer_server": {size: p.record() for size, p in peer_phases.items()},
+                        "peer_server_open_mic": {size: p.record() for size, p in open_mic_phases.items()},
                         "barge_in": [dataclasses.asdict(r) for r in barge_ins],
                     },
                     indent=1,
