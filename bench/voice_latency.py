@@ -19,7 +19,9 @@ conversation, the fakes' CPU), started at random moments within one turn cycle a
 measured by the single conversation (``--stagger`` to choose), each counting only the turns
 during which all of them are talking; and Pipecat at 1, 10, 50 sessions next to ours
 (``bench/peer_pipecat.py`` in its own virtualenv, see ``--peer-python``), twice: as a voice server
-spoken to by the same clients on the same schedule (the like-for-like comparison), and as the
+spoken to by the same clients on the same schedule (the like-for-like comparison: a fresh daphne of
+ours and Pipecat's server measured in turn at each size, ``--peer-rounds`` times, the first of each
+pair alternating, so that the machine's drift over the run weighs on both alike), and as the
 LLM -> TTS pipeline alone, in process. Then, outside the verdict, its voice server as it ships at
 1 and 10 sessions (``--peer-open-mic-sizes``): Silero VAD and the smart-turn model finding the end
 of speech in an open microphone's audio, timed from the utterance's last voiced sample.
@@ -30,7 +32,8 @@ reply that arrives after it.
 
 Exits 1 when a target is missed: overhead p95 <= 20 ms for one conversation, <= 50 ms
 with no errors for 200, far ahead of Pipecat's voice server at every size measured (our p95 at
-most half of its), and barge-in within 100 ms p95 with no late audio.
+most half of its, over all rounds, with a 90% interval printed beside it), and barge-in within
+100 ms p95 with no late audio.
 """
 
 from __future__ import annotations
@@ -98,6 +101,9 @@ FAR_AHEAD = 2
 HELD_BACK_MS = 2000
 # Turns each conversation under load speaks before and after its measured ones, not counted (see run_phase).
 RAMP_TURNS = 1
+# How sure the interval around the ratio of our p95 to Pipecat's is, and how many resamples it takes.
+CONFIDENCE = 0.90
+RESAMPLES = 2000
 # The vendors' HTTP requests of a turn, whose connections are counted in the single conversation.
 CONNECTION_ROUTES = ("mistral.chat", "mistral.moderations", "elevenlabs.tts")
 PEER_PYTHON = ROOT / "bench" / ".venv" / "bin" / "python"
@@ -148,6 +154,21 @@ class Phase:
         """The server's CPU over the phase per turn it answered (connecting and idling included)."""
         return self.server_cpu * self.wall_s * 1000 / self.spoken_turns if self.spoken_turns else math.nan
 
+    @classmethod
+    def pooled(cls, phases: list[Phase]) -> Phase:
+        """Several phases of the same size as one: their turns together, CPU and memory over all of them."""
+        wall_s = sum(p.wall_s for p in phases)
+        return cls(
+            phases[0].label,
+            turns=[t for p in phases for t in p.turns],
+            latency=phases[0].latency,
+            conversations=phases[0].conversations,
+            memory_per_conversation=max((p.memory_per_conversation or 0) for p in phases),
+            server_cpu=sum(p.server_cpu * p.wall_s for p in phases) / wall_s if wall_s else 0.0,
+            wall_s=wall_s,
+            spoken_turns=sum(p.spoken_turns for p in phases),
+        )
+
     def record(self) -> dict[str, Any]:
         """The phase's raw numbers, for ``--json``."""
         return {
@@ -161,6 +182,57 @@ class Phase:
             "stagger_s": self.stagger_s,
             "turn_cycle_s": turn_cycle_s(self),
             "cpu_ms_per_turn": self.cpu_ms_per_turn(),
+        }
+
+
+def times_ahead(ours_ms: float, peer_ms: float) -> float:
+    return peer_ms / ours_ms if ours_ms > 0 else math.nan
+
+
+@dataclass
+class HeadToHead:
+    """Ours and Pipecat's voice server at one size, measured in turn, round after round.
+
+    The first of a pair alternates (ours then Pipecat, then Pipecat then ours: A B B A), so that a
+    machine that gets slower or faster over the run weighs on both alike. Both p95s are over every
+    round's turns together; the interval around their ratio comes from resampling each round's turns.
+    """
+
+    size: int
+    ours: list[Phase] = field(default_factory=list)
+    peer: list[Phase] = field(default_factory=list)
+
+    def ours_p95(self) -> float:
+        return percentile(Phase.pooled(self.ours).overhead(), 95)
+
+    def peer_p95(self) -> float:
+        return percentile(Phase.pooled(self.peer).overhead(), 95)
+
+    def ratio(self) -> float:
+        """How many times our overhead p95 fits in Pipecat's (2 or more: far ahead)."""
+        return times_ahead(self.ours_p95(), self.peer_p95())
+
+    def interval(self, *, confidence: float = CONFIDENCE, resamples: int = RESAMPLES) -> tuple[float, float]:
+        """A bootstrap interval for :meth:`ratio`: each round's turns resampled with replacement."""
+        rng = random.Random(self.size)
+        ours = [p.overhead() for p in self.ours]
+        peer = [p.overhead() for p in self.peer]
+        if not all(ours) or not all(peer):
+            return math.nan, math.nan
+
+        def resampled_p95(rounds: list[list[float]]) -> float:
+            return percentile([v for values in rounds for v in rng.choices(values, k=len(values))], 95)
+
+        ratios = sorted(times_ahead(resampled_p95(ours), resampled_p95(peer)) for _ in range(resamples))
+        tail = (1 - confidence) / 2
+        return ratios[int(tail * resamples)], ratios[min(resamples - 1, int((1 - tail) * resamples))]
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "ours": [p.record() for p in self.ours],
+            "peer": [p.record() for p in self.peer],
+            "ratio": self.ratio(),
+            "interval": self.interval(),
         }
 
 
@@ -300,6 +372,49 @@ def chosen_stagger_s(args: argparse.Namespace, single: Phase) -> float:
     return args.stagger if args.stagger is not None else turn_cycle_s(single)
 
 
+async def measure_size(
+    args: argparse.Namespace,
+    label: str,
+    server: Process,
+    people: list[dict[str, str]],
+    pcm: bytes,
+    fakes: dict[str, Process],
+    latency: Latency,
+    *,
+    stagger_s: float,
+    make_client: Callable[[dict[str, str]], VoiceClient] | None = None,
+) -> Phase:
+    """``len(people)`` sessions on ``server``: one as the single conversation, more as under load."""
+    size = len(people)
+    print(f"{label}, {size} session(s) ...", file=sys.stderr, flush=True)
+    fake_list = list(fakes.values())
+    phase = Phase(f"{label} {size}", latency=latency)
+    if size == 1:
+        await run_single(phase, server, people[0], pcm, args.turns, fake_list, make_client=make_client)
+    else:
+        await run_phase(
+            phase,
+            server,
+            people,
+            pcm,
+            args.concurrent_turns,
+            fake_list,
+            stagger_s=stagger_s,
+            ramp=RAMP_TURNS,
+            make_client=make_client,
+        )
+    # The fakes keep every request (audio included): forget them between phases.
+    reset_fake(fakes["elevenlabs"].url, latency)
+    return phase
+
+
+def peer_clients(server: Process, client: type[PeerVoiceClient]) -> Callable[[dict[str, str]], VoiceClient]:
+    def make_client(_person: dict[str, str]) -> VoiceClient:
+        return client(server.url)
+
+    return make_client
+
+
 async def measure_peer_server(
     args: argparse.Namespace,
     server: Process,
@@ -312,33 +427,90 @@ async def measure_peer_server(
     client: type[PeerVoiceClient] = PeerVoiceClient,
 ) -> dict[int, Phase]:
     """Pipecat's voice server, spoken to by the same clients on the same schedule as our daphne."""
-    fake_list = list(fakes.values())
+    return {
+        size: await measure_size(
+            args,
+            f"Pipecat ({client.__name__})",
+            server,
+            [{} for _ in range(size)],
+            pcm,
+            fakes,
+            latency,
+            stagger_s=stagger_s,
+            make_client=peer_clients(server, client),
+        )
+        for size in sizes
+    }
 
-    def make_client(_person: dict[str, str]) -> VoiceClient:
-        return client(server.url)
 
-    phases: dict[int, Phase] = {}
-    for size in sizes:
-        print(f"Pipecat voice server ({client.__name__}), {size} session(s) ...", file=sys.stderr, flush=True)
-        if size == 1:  # as our single conversation
-            phase = await run_single(
-                Phase("Pipecat 1", latency=latency), server, {}, pcm, args.turns, fake_list, make_client=make_client
-            )
-        else:
-            phase = await run_phase(
-                Phase(f"Pipecat {size}", latency=latency),
-                server,
-                [{} for _ in range(size)],
-                pcm,
-                args.concurrent_turns,
-                fake_list,
-                stagger_s=stagger_s,
-                ramp=RAMP_TURNS,
-                make_client=make_client,
-            )
-        phases[size] = phase
-        reset_fake(fakes["elevenlabs"].url, latency)
-    return phases
+async def head_to_head(
+    args: argparse.Namespace,
+    ours: Process,
+    peer: Process,
+    people: list[dict[str, str]],
+    fakes: dict[str, Process],
+    latency: Latency,
+    pcm: bytes,
+    sizes: list[int],
+    *,
+    stagger_s: float,
+) -> dict[int, HeadToHead]:
+    """Ours and Pipecat's push-to-talk voice server in turn at each size, ``args.peer_rounds`` times (A B B A)."""
+    duels = {size: HeadToHead(size) for size in sizes}
+    unused = iter(people)
+    for round_index in range(args.peer_rounds):
+        for size in sizes:
+            ours_people = [next(unused) for _ in range(size)]
+            sides = ("ours", "peer") if round_index % 2 == 0 else ("peer", "ours")
+            for side in sides:
+                label = f"round {round_index + 1}: " + ("ours" if side == "ours" else "Pipecat voice server")
+                if side == "ours":
+                    phase = await measure_size(args, label, ours, ours_people, pcm, fakes, latency, stagger_s=stagger_s)
+                    duels[size].ours.append(phase)
+                else:
+                    phase = await measure_size(
+                        args,
+                        label,
+                        peer,
+                        [{} for _ in range(size)],
+                        pcm,
+                        fakes,
+                        latency,
+                        stagger_s=stagger_s,
+                        make_client=peer_clients(peer, PeerVoiceClient),
+                    )
+                    duels[size].peer.append(phase)
+    return duels
+
+
+def run_head_to_head(
+    args: argparse.Namespace,
+    app: App,
+    fakes: dict[str, Process],
+    latency: Latency,
+    pcm: bytes,
+    sizes: list[int],
+    *,
+    folder: Path,
+    stagger_s: float,
+) -> dict[int, HeadToHead]:
+    """A fresh daphne of ours beside a fresh Pipecat voice server, measured in turn (see :func:`head_to_head`)."""
+    for daphne in app.daphnes:  # the ones the phases before used, 200 conversations' worth of heap included
+        daphne.stop()
+    people = app.seed(args.peer_rounds * sum(sizes), "head-to-head")
+    reset_fake(fakes["mistral"].url, latency)
+    reset_fake(fakes["elevenlabs"].url, latency)
+    script_replies(fakes["mistral"].url, 2 * args.peer_rounds * sum(sizes) * (args.turns + 2 * RAMP_TURNS + 1) + 50)
+    ours = app.start_daphne("daphne-head-to-head")
+    peer = start_peer_server(args.peer_python, fakes["mistral"].url, fakes["elevenlabs"].url, folder)
+    try:
+        return asyncio.run(
+            head_to_head(args, ours, peer, people, fakes, latency, pcm, sizes, stagger_s=stagger_s),
+            loop_factory=eventloop.factory(),
+        )
+    finally:
+        peer.stop()
+        ours.stop()
 
 
 def serve_peer(
@@ -427,6 +599,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--peer-sizes", default="1,10,50")
     parser.add_argument(
+        "--peer-rounds",
+        type=int,
+        default=2,
+        help="times ours and Pipecat's voice server are measured in turn at each peer size (A B B A ...)",
+    )
+    parser.add_argument(
         "--peer-open-mic-sizes",
         default="1,10",
         help="Pipecat's voice server again with its default turn detection and an open microphone ('' to skip;"
@@ -484,20 +662,10 @@ async def measure(
     offset = 3
     stagger_s = chosen_stagger_s(args, phases["single"])
     for size in sizes:
-        print(f"{size} simultaneous conversations x {args.concurrent_turns} turns ...", file=sys.stderr, flush=True)
-        phases[f"n{size}"] = await run_phase(
-            Phase(str(size), latency=latency),
-            pipelined,
-            people[offset : offset + size],
-            pcm,
-            args.concurrent_turns,
-            fake_list,
-            stagger_s=stagger_s,
-            ramp=RAMP_TURNS,
-        )
+        label = f"simultaneous conversations x {args.concurrent_turns} turns:"
+        group = people[offset : offset + size]
+        phases[f"n{size}"] = await measure_size(args, label, pipelined, group, pcm, fakes, latency, stagger_s=stagger_s)
         offset += size
-        # The fakes keep every request (audio included): forget them between sizes.
-        reset_fake(fakes["elevenlabs"].url, latency)
     return phases, barge_ins
 
 
@@ -529,7 +697,7 @@ def report_barge_in(results: list[BargeInResult]) -> list[str]:
 def report(
     phases: dict[str, Phase],
     peer: dict[str, Any],
-    peer_phases: dict[int, Phase],
+    duels: dict[int, HeadToHead],
     latency: Latency,
     args: argparse.Namespace,
     *,
@@ -673,48 +841,93 @@ def report(
         if not args.no_peer:
             missed.append("Pipecat could not be measured")
         return missed
-    by_size = {1: phases["single"], **{p.conversations: p for k, p in phases.items() if k.startswith("n")}}
     in_process = {entry["sessions"]: entry for entry in peer["sizes"]}
+    version = peer.get("version", "")
+    rounds = max((len(duel.ours) for duel in duels.values()), default=0)
+    print(
+        f"Ours and Pipecat {version}'s voice server (push to talk, as ours) measured in turn at each size, {rounds}"
+        " round(s), the first of each pair alternating (A B B A); p95 over every round's turns; the interval"
+        f" ({CONFIDENCE:.0%}) from resampling each round's turns.\n"
+    )
     rows = []
-    for size in sorted(set(peer_phases) | set(in_process)):
-        ours, server, alone = by_size.get(size), peer_phases.get(size), in_process.get(size)
-        ours_p95 = percentile(ours.overhead(), 95) if ours else float("nan")
-        server_p95 = percentile(server.overhead(), 95) if server else float("nan")
+    for size, duel in sorted(duels.items()):
+        ours, server = Phase.pooled(duel.ours), Phase.pooled(duel.peer)
+        low, high = duel.interval()
         rows.append(
             [
                 size,
-                fmt(percentile(ours.overhead(), 50), 1) if ours else "-",
-                fmt(ours_p95, 1),
-                fmt(percentile(server.overhead(), 50), 1) if server else "-",
-                fmt(server_p95, 1),
-                server.errors if server else "-",
-                f"{server.server_cpu * 100:.0f}%" if server else "-",
-                fmt((server.memory_per_conversation or 0) / 1024) if server and size > 1 else "-",
+                f"{len(ours.turns)} / {len(server.turns)}",
+                fmt(percentile(ours.overhead(), 50), 1),
+                fmt(duel.ours_p95(), 1),
+                fmt(percentile(server.overhead(), 50), 1),
+                fmt(duel.peer_p95(), 1),
+                f"{fmt(duel.ratio(), 2)}x",
+                f"{fmt(low, 2)}-{fmt(high, 2)}x",
+                ", ".join(
+                    f"{fmt(percentile(a.overhead(), 95), 1)} / {fmt(percentile(b.overhead(), 95), 1)}"
+                    for a, b in zip(duel.ours, duel.peer, strict=True)
+                ),
+                f"{ours.errors} / {server.errors}",
+            ]
+        )
+        if not duel.ratio() >= FAR_AHEAD or ours.errors:
+            missed.append(
+                f"{size} sessions: ours {fmt(duel.ours_p95(), 1)} ms p95 ({ours.errors} errors) is not {FAR_AHEAD}x"
+                f" ahead of Pipecat's {fmt(duel.peer_p95(), 1)} ms ({fmt(duel.ratio(), 2)}x,"
+                f" {CONFIDENCE:.0%} interval {fmt(low, 2)}-{fmt(high, 2)}x)"
+            )
+        for name, phase in (("our", ours), ("Pipecat", server)):
+            if phase.errors:
+                kinds = sorted({t.error or "no audio" for t in phase.turns if t not in phase.ok})
+                print(f"  {name} errors at {size}: {', '.join(kinds)[:300]}")
+    print(
+        table(
+            [
+                "sessions",
+                "turns (ours / Pipecat)",
+                "ours p50",
+                "ours p95",
+                "Pipecat p50",
+                "Pipecat p95",
+                "Pipecat p95 / ours",
+                "interval",
+                "p95 by round (ours / Pipecat)",
+                "errors (ours / Pipecat)",
+            ],
+            rows,
+        )
+    )
+    print("\nPer turn and per process, over the same rounds: how long a turn takes (first reply audio to reply.end),")
+    print("each server's CPU over its phases and per turn it answered; Pipecat's LLM -> TTS alone, in process\n")
+    rows = []
+    for size in sorted(set(duels) | set(in_process)):
+        duel, alone = duels.get(size), in_process.get(size)
+        ours = Phase.pooled(duel.ours) if duel else None
+        server = Phase.pooled(duel.peer) if duel else None
+        rows.append(
+            [
+                size,
+                *(fmt(turn_cycle_s(p), 2) if p else "-" for p in (ours, server)),
+                *(f"{p.server_cpu * 100:.0f}%" if p else "-" for p in (ours, server)),
+                *(fmt(p.cpu_ms_per_turn(), 1) if p else "-" for p in (ours, server)),
+                *(fmt((p.memory_per_conversation or 0) / 1024) if p and size > 1 else "-" for p in (ours, server)),
                 fmt(alone["overhead_p50_ms"], 1) if alone else "-",
                 fmt(alone["overhead_p95_ms"], 1) if alone else "-",
                 f"{alone['process_cpu'] * 100:.0f}%" if alone else "-",
             ]
         )
-        if ours is not None and server is not None and not ours_p95 * FAR_AHEAD <= server_p95:
-            missed.append(
-                f"{size} sessions: ours {fmt(ours_p95, 1)} ms p95 is not {FAR_AHEAD}x ahead of Pipecat's "
-                f"{fmt(server_p95, 1)} ms"
-            )
-        if server is not None and server.errors:
-            kinds = sorted({t.error or "no audio" for t in server.turns if t not in server.ok})
-            print(f"  Pipecat errors at {size}: {', '.join(kinds)[:300]}")
-    version = peer.get("version", "")
     print(
         table(
             [
                 "sessions",
-                "ours p50",
-                "ours p95",
-                f"Pipecat {version} voice server p50",
-                "p95",
-                "errors",
-                "process CPU",
-                "memory per session KiB",
+                "ours turn s",
+                "Pipecat turn s",
+                "ours CPU",
+                "Pipecat CPU",
+                "ours CPU ms per turn",
+                "Pipecat CPU ms per turn",
+                "ours memory per session KiB",
+                "Pipecat memory per session KiB",
                 "Pipecat LLM -> TTS in process p50",
                 "p95",
                 "process CPU",
@@ -722,21 +935,6 @@ def report(
             rows,
         )
     )
-    print("\nPer turn, ours and Pipecat's voice server: how long a turn takes (first reply audio to reply.end),")
-    print("and each server's CPU over the phase per turn it answered\n")
-    rows = []
-    for size in sorted(peer_phases):
-        ours, server = by_size.get(size), peer_phases[size]
-        rows.append(
-            [
-                size,
-                fmt(turn_cycle_s(ours), 2) if ours else "-",
-                fmt(turn_cycle_s(server), 2),
-                fmt(ours.cpu_ms_per_turn(), 1) if ours else "-",
-                fmt(server.cpu_ms_per_turn(), 1),
-            ]
-        )
-    print(table(["sessions", "ours turn s", "Pipecat turn s", "ours CPU ms per turn", "Pipecat CPU ms per turn"], rows))
     print(
         f"\nVoice server: Pipecat {version} behind its FastAPI WebSocket transport, realtime STT -> user aggregator ->"
         " LLM -> HTTP TTS -> output transport per session, spoken to by the same clients as ours (critical path"
@@ -812,14 +1010,14 @@ def main(argv: list[str] | None = None) -> int:
         pcm = utterance_pcm(workdir=folder)
         phases, barge_ins = asyncio.run(measure(args, app, fakes, latency, pcm), loop_factory=eventloop.factory())
         peer: dict[str, Any] = {"error": "skipped (--no-peer)"}
-        peer_phases: dict[int, Phase] = {}
+        duels: dict[int, HeadToHead] = {}
         open_mic_phases: dict[int, Phase] = {}
         if not args.no_peer and not args.peer_python.exists():
             peer = {"error": f"no Pipecat virtualenv at {args.peer_python} (bench/peer_pipecat.py says how to make it)"}
         elif not args.no_peer:
             peer_sizes = [int(s) for s in args.peer_sizes.split(",") if s.strip()]
             stagger_s = chosen_stagger_s(args, phases["single"])
-            peer_phases = serve_peer(args, fakes, latency, pcm, peer_sizes, folder=folder, stagger_s=stagger_s)
+            duels = run_head_to_head(args, app, fakes, latency, pcm, peer_sizes, folder=folder, stagger_s=stagger_s)
             open_mic_sizes = [int(s) for s in args.peer_open_mic_sizes.split(",") if s.strip()]
             if open_mic_sizes:
                 open_mic_phases = serve_peer(
@@ -846,7 +1044,7 @@ def main(argv: list[str] | None = None) -> int:
                 stagger_s=stagger_s,
                 utterance_s=phases["single"].utterance_s,
             )
-        missed = report(phases, peer, peer_phases, latency, args, open_mic_phases=open_mic_phases)
+        missed = report(phases, peer, duels, latency, args, open_mic_phases=open_mic_phases)
         missed += report_barge_in(barge_ins)
         if args.json:
             args.json.write_text(
@@ -854,7 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
                     {
                         "phases": {k: p.record() for k, p in phases.items()},
                         "peer": peer,
-                        "peer_server": {size: p.record() for size, p in peer_phases.items()},
+                        "peer_server": {size: duel.record() for size, duel in duels.items()},
                         "peer_server_open_mic": {size: p.record() for size, p in open_mic_phases.items()},
                         "barge_in": [dataclasses.asdict(r) for r in barge_ins],
                     },
