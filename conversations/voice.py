@@ -368,8 +368,8 @@ class VoicePipeline:
         self.pipelined_tts = settings.VOICE_PIPELINED_TTS
         self.utterance: Utterance | None = None
         self.turn_task: asyncio.Task | None = None
-        # True from the moment a turn is accepted until its last event (reply.end, safety or error) is sent;
-        # bookkeeping after that (budget charge, memory fold) never makes the next turn wait.
+        # True from the moment a turn is accepted until its last event (reply.end, safety or error) is sent.
+        # Bookkeeping after that (budget charge) runs on; only the next turn's limit check waits for it.
         self.turn_open = False
         self.run: ReplyRun | None = None
         self.memory_task: asyncio.Task | None = None
@@ -436,6 +436,8 @@ class VoicePipeline:
     async def admit(self, *, limits: bool = True) -> None:
         """Check, in one trip, that the conversation is open and (``limits``) count the turn against
         the rate limits and today's LLM budget; note the voice budget left. Raises FrameError."""
+        if limits:
+            await self._previous_turn_charged()
         try:
             admission = await database_sync_to_async(services.turn_admit)(
                 conversation_id=self.conversation.pk, owner=self.owner, ip=self.ip, limits=limits
@@ -445,6 +447,13 @@ class VoicePipeline:
         if not admission.open:
             raise FrameError("conversation_ended", "This conversation has ended; start a new one to keep talking.")
         self.tts_allowance = admission.tts_remaining
+
+    async def _previous_turn_charged(self) -> None:
+        """Wait for the last turn's budget charge, which runs just after its reply.end: a person who
+        speaks at once would otherwise be checked against a budget that does not count that reply yet."""
+        task = self.turn_task
+        if task is not None and not task.done() and not self.turn_open:
+            await asyncio.wait({task})  # never raises, and leaves the task alone if this waiter is cancelled
 
     def ensure_idle(self) -> None:
         if self.busy:

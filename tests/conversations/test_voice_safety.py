@@ -3,6 +3,8 @@ and every reply sentence passes the output check before it is shown or spoken.""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -170,6 +172,32 @@ async def test_an_ordinary_utterance_past_the_limit_is_refused_after_its_transcr
     assert len(fake_stt.calls) == 1  # the honest cost: one transcription
     assert len(fake_chat.calls) == 1  # no model call for it
     assert await stored(conversation) == [("user", "One", False), ("future_self", "First answer.", False)]
+
+
+async def test_speaking_right_after_a_reply_is_checked_against_a_budget_that_counts_that_reply(
+    alice, conversation, connect_as, fake_chat, fake_stt, settings, monkeypatch
+):
+    """The reply's charge lands just after its reply.end; an utterance that starts in between
+    waits for it instead of slipping past the budget."""
+    from conversations import voice
+
+    charge = voice.abudget_charge_all
+
+    async def slow_charge(**kwargs):
+        await asyncio.sleep(0.3)
+        await charge(**kwargs)
+
+    monkeypatch.setattr(voice, "abudget_charge_all", slow_charge)
+    fake_stt.enqueue("Tell me about the second winter.")
+    communicator = await connect_as(alice)
+    await _spend_the_allowance(communicator, conversation, fake_chat, settings, "budget_exceeded")
+    await speak(communicator)
+    error = await communicator.receive_json_from(3)
+    assert await communicator.receive_nothing(0.1)
+    await communicator.disconnect()
+
+    assert (error["type"], error["code"]) == ("error", "budget_exceeded")
+    assert len(fake_chat.calls) == 1
 
 
 async def test_every_risky_utterance_of_the_test_set_the_check_flags_bypasses_the_persona(
