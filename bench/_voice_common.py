@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import wave
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,9 +38,13 @@ PCM_BYTES_PER_SECOND = 32_000
 FRAME_MS = 100
 FRAME_BYTES = PCM_BYTES_PER_SECOND * FRAME_MS // 1000
 TURN_TIMEOUT_S = 60  # a turn without its reply by then is an error
+# Longer than Pipecat's turn model waits for more speech (3 s) and a reply then takes to start.
+QUIET_AFTER_CUT_IN_S = 5
 # Three sentences, so the first one can be spoken while the model is still writing the rest.
 REPLY = "I remember that first winter very well. It was harder than I had thought it would be. I am still glad we went."
 UTTERANCE = "Was it worth moving so far away from everyone?"
+# A person speaking, with the pauses and room of a real recording (bench/speech/README.md says whence).
+RECORDED_UTTERANCE = ROOT / "bench" / "speech" / "jfk.wav"
 
 
 @dataclass(frozen=True)
@@ -222,13 +227,26 @@ def peer_command(python: Path, mistral_url: str, elevenlabs_url: str, *options: 
 
 
 def start_peer_server(
-    python: Path, mistral_url: str, elevenlabs_url: str, workdir: Path, *, turn_detection: str = "push-to-talk"
+    python: Path,
+    mistral_url: str,
+    elevenlabs_url: str,
+    workdir: Path,
+    *,
+    stt_final_ms: float,
+    turn_detection: str = "push-to-talk",
 ) -> Process:
     """Pipecat as a voice server (``bench/peer_pipecat.py --serve``) in its own interpreter and process."""
     port = free_port()
     log = workdir / f"pipecat-server-{turn_detection}.log"
     popen = subprocess.Popen(
-        peer_command(python, mistral_url, elevenlabs_url, f"--serve={port}", f"--turn-detection={turn_detection}"),
+        peer_command(
+            python,
+            mistral_url,
+            elevenlabs_url,
+            f"--serve={port}",
+            f"--turn-detection={turn_detection}",
+            f"--stt-final-ms={stt_final_ms}",
+        ),
         cwd=ROOT,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -599,13 +617,26 @@ class PeerVoiceClient(VoiceClient):
 
 
 @functools.cache  # every turn speaks the same utterance
-def voiced_seconds(pcm: bytes, *, threshold: int = 100) -> float:
-    """Where the speech in 16-bit PCM ends: its last sample louder than ``threshold``, in seconds."""
+def voiced_seconds(pcm: bytes, *, window_ms: int = 10, rms: float = 1500) -> float:
+    """Where the speech in 16-bit PCM ends, in seconds: the end of its last ``window_ms`` at least
+    ``rms`` loud (-27 dBFS). A recording's room noise and the reverberation after the last word are
+    quieter than that, a voice's last syllable is not."""
     samples = array.array("h", pcm[: len(pcm) // 2 * 2])
-    last = len(samples) - 1
-    while last >= 0 and abs(samples[last]) <= threshold:
-        last -= 1
-    return (last + 1) / (PCM_BYTES_PER_SECOND // 2)
+    window = PCM_BYTES_PER_SECOND // 2 * window_ms // 1000
+    end = 0
+    for start in range(0, len(samples), window):
+        chunk = samples[start : start + window]
+        if math.sqrt(sum(s * s for s in chunk) / len(chunk)) >= rms:
+            end = start + len(chunk)
+    return end / (PCM_BYTES_PER_SECOND // 2)
+
+
+def recorded_pcm(path: Path = RECORDED_UTTERANCE) -> bytes:
+    """The 16 kHz 16-bit mono PCM of a WAV recording."""
+    with wave.open(str(path)) as recording:
+        if (recording.getframerate(), recording.getnchannels(), recording.getsampwidth()) != (16000, 1, 2):
+            raise ValueError(f"{path} is not 16 kHz 16-bit mono")
+        return recording.readframes(recording.getnframes())
 
 
 class OpenMicrophoneClient(PeerVoiceClient):
@@ -616,9 +647,11 @@ class OpenMicrophoneClient(PeerVoiceClient):
     of its recording: a push-to-talk client sends ``audio.end`` after the recording's trailing
     silence (0.3 s here), so this clock starts earlier, and later than the server has the audio."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, quiet_after_cut_in_s: float = QUIET_AFTER_CUT_IN_S) -> None:
         super().__init__(base_url)
+        self.quiet_after_cut_in_s = quiet_after_cut_in_s
         self.speaking = False
+        self.audio_while_speaking = 0
         self.microphone: asyncio.Task | None = None
 
     async def handshake(self, timeout: float) -> None:
@@ -637,14 +670,40 @@ class OpenMicrophoneClient(PeerVoiceClient):
                     await self.ws.send(silence)
 
     async def speak(self, pcm: bytes) -> float:
-        """Send ``pcm``; return when its last voiced sample was due (``voiced_seconds``): what follows
-        it is the recording's own trailing silence, which Pipecat's VAD already counts."""
+        """Send ``pcm``; return when its speech ended (``voiced_seconds``): what follows it is the
+        recording's own trailing silence, which Pipecat's VAD already counts. Reply audio that arrives
+        meanwhile is counted (``audio_while_speaking``): the turn model took a pause for the end."""
         self.speaking = True
+        self.audio_while_speaking = 0
+        listening = asyncio.create_task(self._replies_while_speaking())
         try:
             begin = await self.send_speech(pcm)
         finally:
             self.speaking = False
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
         return begin + voiced_seconds(pcm)
+
+    async def _replies_while_speaking(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        with contextlib.suppress(ConnectionClosed):
+            async for message in self.ws:  # a reply cut short by the person going on ends with no reply.end
+                if isinstance(message, bytes):
+                    self.audio_while_speaking += 1
+
+    async def turn(self, pcm: bytes, *, timeout: float = TURN_TIMEOUT_S) -> TurnResult:
+        result = await super().turn(pcm, timeout=timeout)
+        result.timings["audio_while_speaking"] = self.audio_while_speaking
+        if self.audio_while_speaking:
+            # The turn model answered a pause: that reply's end, or its audio after the end of speech,
+            # may have been taken for this turn's. Not timed; what is still coming is let pass, so the
+            # next turn starts clean.
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    await asyncio.wait_for(self.ws.recv(), self.quiet_after_cut_in_s)
+        return result
 
     async def close(self) -> None:
         if self.microphone is not None:

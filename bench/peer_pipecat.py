@@ -48,6 +48,7 @@ from importlib.metadata import version
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 REPLY_DEFAULT_FIRST_TOKEN_MS = 350
+STT_P99_MARGIN_S = 0.1  # the fake's transcript is late by the event loop's delay, under load more
 _TOKEN = re.compile(r"\s*\S+")
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*$")
 
@@ -242,6 +243,7 @@ def serve(args: argparse.Namespace) -> None:
     from fastapi import FastAPI, WebSocket
     from loguru import logger
     from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VAD_STOP_SECS
     from pipecat.frames.frames import (
         CancelFrame,
         InputAudioRawFrame,
@@ -304,6 +306,11 @@ def serve(args: argparse.Namespace) -> None:
             return None
 
     push_to_talk = args.turn_detection == "push-to-talk"
+    # How long after the end of speech the final transcript comes, as Pipecat asks to be told (its
+    # built-in 0.41 s is ElevenLabs' measured figure; the fake commits 0.3 s after the VAD's 0.2 s).
+    # With less, its turn model answers the words of an earlier pause in the utterance, then takes the
+    # late transcript for a new turn and interrupts its own reply.
+    stt_p99_s = VAD_STOP_SECS + args.stt_final_ms / 1000 + STT_P99_MARGIN_S
 
     class LoopbackRealtimeSTT(ElevenLabsRealtimeSTTService):
         """The realtime STT socket over plain ``ws://`` to the local fake (the service always says ``wss://``)."""
@@ -392,7 +399,12 @@ def serve(args: argparse.Namespace) -> None:
                 serializer=PushToTalkSerializer() if push_to_talk else MicrophoneSerializer(),
             ),
         )
-        stt = LoopbackRealtimeSTT(api_key="fake-elevenlabs-key", base_url=elevenlabs_host, sample_rate=16000)
+        stt = LoopbackRealtimeSTT(
+            api_key="fake-elevenlabs-key",
+            base_url=elevenlabs_host,
+            sample_rate=16000,
+            ttfs_p99_latency=stt_p99_s,
+        )
         llm, tts = llm_and_tts(args, state["http"])
         context = LLMContext(messages=[{"role": "system", "content": "You are the person's future self."}])
         if push_to_talk:
@@ -489,6 +501,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=10.0,
         help="sessions start within this (voice_latency passes its turn cycle)",
     )
+    parser.add_argument("--stt-final-ms", type=float, default=300, help="the fake's final transcript after a commit")
     parser.add_argument("--llm-first-token-ms", type=float, default=REPLY_DEFAULT_FIRST_TOKEN_MS)
     parser.add_argument("--llm-tokens-per-second", type=float, default=40)
     parser.add_argument("--tts-first-audio-ms", type=float, default=150)

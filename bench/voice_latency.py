@@ -24,7 +24,9 @@ ours and Pipecat's server measured in turn at each size, ``--peer-rounds`` times
 pair alternating, so that the machine's drift over the run weighs on both alike), and as the
 LLM -> TTS pipeline alone, in process. Then, outside the verdict, its voice server as it ships at
 1 and 10 sessions (``--peer-open-mic-sizes``): Silero VAD and the smart-turn model finding the end
-of speech in an open microphone's audio, timed from the utterance's last voiced sample.
+of speech in an open microphone's audio, a recorded person speaking with pauses mid-sentence
+(``bench/speech/``), timed from the end of the speech; replies that start while the person is
+still speaking are counted.
 
 Also barge-in: one conversation cuts into replies while they play, by ``interrupt`` and by
 speaking again, and times the cut to the reply's ``reply.end``, counting any audio of the cut
@@ -78,6 +80,7 @@ from bench._voice_common import (
     machine,
     peer_command,
     percentile,
+    recorded_pcm,
     recreate_database,
     reset_fake,
     rss_bytes,
@@ -502,7 +505,9 @@ def run_head_to_head(
     reset_fake(fakes["elevenlabs"].url, latency)
     script_replies(fakes["mistral"].url, 2 * args.peer_rounds * sum(sizes) * (args.turns + 2 * RAMP_TURNS + 1) + 50)
     ours = app.start_daphne("daphne-head-to-head")
-    peer = start_peer_server(args.peer_python, fakes["mistral"].url, fakes["elevenlabs"].url, folder)
+    peer = start_peer_server(
+        args.peer_python, fakes["mistral"].url, fakes["elevenlabs"].url, folder, stt_final_ms=latency.stt_final_ms
+    )
     try:
         return asyncio.run(
             head_to_head(args, ours, peer, people, fakes, latency, pcm, sizes, stagger_s=stagger_s),
@@ -530,7 +535,12 @@ def serve_peer(
     reset_fake(fakes["elevenlabs"].url, latency)
     script_replies(fakes["mistral"].url, 2000)
     server = start_peer_server(
-        args.peer_python, fakes["mistral"].url, fakes["elevenlabs"].url, folder, turn_detection=turn_detection
+        args.peer_python,
+        fakes["mistral"].url,
+        fakes["elevenlabs"].url,
+        folder,
+        stt_final_ms=latency.stt_final_ms,
+        turn_detection=turn_detection,
     )
     try:
         return asyncio.run(
@@ -950,19 +960,26 @@ def report_open_microphone(phases: dict[int, Phase], version: str) -> None:
     """Pipecat as it ships: context for the verdict, not part of it (push to talk is ours and the peer's there)."""
     print(
         f"\nPipecat {version} voice server with its default turn detection (Silero VAD, then the smart-turn v3"
-        " model), an open microphone: the end of speech to the first reply audio, ms over the fakes\n"
+        " model), an open microphone, a recorded person: the end of speech to the first reply audio, ms over the"
+        " fakes\n"
     )
     rows = []
     for size, phase in sorted(phases.items()):
-        if phase.errors:
+        # A turn it cut into may have ended at that reply's end or been timed to its audio: not timed.
+        cut_in = [t for t in phase.turns if t.error is None and t.timings.get("audio_while_speaking")]
+        failed = [t for t in phase.turns if t not in phase.ok and t not in cut_in]
+        if failed:
             # After a turn that timed out, its reply's audio arrives during the next turn and would be
             # timed as that turn's: a phase with errors has no latency to show, only that it was overloaded.
             latency = ["overloaded", "-", "-"]
+            kinds = sorted({t.error or "no audio" for t in failed})
+            print(f"  Pipecat errors at {size}: {', '.join(kinds)[:300]}")
         else:
-            overhead = phase.overhead()
+            timed = Phase(phase.label, turns=[t for t in phase.ok if t not in cut_in], latency=phase.latency)
+            overhead = timed.overhead()
             held_back = sum(1 for o in overhead if o >= HELD_BACK_MS)
             latency = [fmt(percentile(overhead, 50), 1), fmt(percentile(overhead, 95), 1), held_back]
-        rows.append([size, len(phase.turns), *latency, phase.errors, f"{phase.server_cpu * 100:.0f}%"])
+        rows.append([size, len(phase.turns), *latency, len(cut_in), len(failed), f"{phase.server_cpu * 100:.0f}%"])
     print(
         table(
             [
@@ -971,6 +988,7 @@ def report_open_microphone(phases: dict[int, Phase], version: str) -> None:
                 "over the fakes p50",
                 "p95",
                 f"turns held back (>= {HELD_BACK_MS / 1000:.0f} s)",
+                "turns cut into (reply audio before the end)",
                 "errors",
                 "process CPU",
             ],
@@ -978,9 +996,10 @@ def report_open_microphone(phases: dict[int, Phase], version: str) -> None:
         )
     )
     print(
-        "Timed from the utterance's last voiced sample. Included, as its users get them: the VAD's 0.2 s of"
-        " silence before the STT commits, the model's verdict, and its 3 s wait when it judges the turn unfinished"
-        " (the turns held back). Not part of the verdict above: push to talk asks for no such wait, on either side."
+        "Timed from the end of the recording's speech (bench/speech/README.md), over the turns it did not cut"
+        " into. Included, as its users get them: the VAD's 0.2 s of silence before the STT commits, the model's"
+        " verdict, and its 3 s wait when it judges the turn unfinished (the turns held back). Not part of the"
+        " verdict above: push to talk asks for no such wait, on either side."
     )
 
 
@@ -1017,17 +1036,20 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.no_peer:
             peer_sizes = [int(s) for s in args.peer_sizes.split(",") if s.strip()]
             stagger_s = chosen_stagger_s(args, phases["single"])
-            duels = run_head_to_head(args, app, fakes, latency, pcm, peer_sizes, folder=folder, stagger_s=stagger_s)
+            if peer_sizes:
+                duels = run_head_to_head(args, app, fakes, latency, pcm, peer_sizes, folder=folder, stagger_s=stagger_s)
             open_mic_sizes = [int(s) for s in args.peer_open_mic_sizes.split(",") if s.strip()]
             if open_mic_sizes:
+                recording = recorded_pcm()
                 open_mic_phases = serve_peer(
                     args,
                     fakes,
                     latency,
-                    pcm,
+                    recording,
                     open_mic_sizes,
                     folder=folder,
-                    stagger_s=stagger_s,
+                    # one turn cycle, as for the rest, its longer speech included
+                    stagger_s=stagger_s + len(recording) / PCM_BYTES_PER_SECOND - phases["single"].utterance_s,
                     turn_detection="pipecat-default",
                     client=OpenMicrophoneClient,
                 )

@@ -177,8 +177,8 @@ def test_pipecat_with_an_open_microphone_is_shown_apart_from_the_verdict(capsys)
 
     out = capsys.readouterr().out.split("default turn detection", 1)[1]
     row = next(line for line in out.splitlines() if line.startswith("| 1 "))
-    sessions, turns, _p50, _p95, held_back, errors, _cpu = (cell.strip() for cell in row.strip("|").split("|"))
-    assert (sessions, turns, held_back, errors) == ("1", "3", "1", "0")
+    sessions, turns, _p50, _p95, held_back, cut_in, errors, _cpu = (cell.strip() for cell in row.strip("|").split("|"))
+    assert (sessions, turns, held_back, cut_in, errors) == ("1", "3", "1", "0", "0")
     assert 260.0 < HELD_BACK_MS < 2950.0
 
 
@@ -190,5 +190,21 @@ def test_pipecat_with_an_open_microphone_overloaded_shows_no_latency(capsys):
 
     out = capsys.readouterr().out.split("default turn detection", 1)[1]
     row = next(line for line in out.splitlines() if line.startswith("| 50 "))
-    sessions, turns, p50, p95, held_back, errors, _cpu = (cell.strip() for cell in row.strip("|").split("|"))
+    sessions, turns, p50, p95, held_back, _cut_in, errors, _cpu = (cell.strip() for cell in row.strip("|").split("|"))
     assert (sessions, turns, p50, p95, held_back, errors) == ("50", "4", "overloaded", "-", "-", "2")
+
+
+def test_turns_pipecat_cut_into_are_counted_and_not_timed(capsys):
+    # The model took a pause for the end and answered: that reply's audio reached the person while
+    # still speaking, and some of it after, ahead of the real answer (-300 ms over the fakes).
+    open_mic = phase(1, [240.0, -300.0, 260.0], cycle_s=11.0)
+    open_mic.turns[1].timings["audio_while_speaking"] = 4
+    # Or its reply.end came after the end of speech, with no audio left: cut into too, not an error.
+    open_mic.turns.append(TurnResult(reply_text=REPLY, timings={"audio_while_speaking": 9}))
+
+    verdict(10.0, 10.0 * FAR_AHEAD, open_mic={1: open_mic})
+
+    out = capsys.readouterr().out.split("default turn detection", 1)[1]
+    row = next(line for line in out.splitlines() if line.startswith("| 1 "))
+    sessions, turns, p50, p95, held_back, cut_in, errors, _cpu = (cell.strip() for cell in row.strip("|").split("|"))
+    assert (sessions, turns, p50, p95, held_back, cut_in, errors) == ("1", "4", "240.0", "260.0", "0", "2", "0")
