@@ -1,6 +1,6 @@
 """Voice latency: end of the person's speech to the first audio of the reply, over real WebSockets.
 
-    python -m bench.voice_latency                      # everything (about 20 minutes)
+    python -m bench.voice_latency                      # everything (about 26 minutes)
     python -m bench.voice_latency --sizes 10,50 --no-peer --turns 5
 
 One daphne process serves the app on PostgreSQL + Redis, every vendor replaced by the
