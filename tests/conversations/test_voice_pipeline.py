@@ -213,6 +213,39 @@ async def test_the_first_audio_leaves_before_the_llm_has_finished(alice, convers
     assert timings["first_audio_ms"] < timings["llm_total_ms"] - 800
 
 
+async def test_the_first_sentence_is_spoken_as_soon_as_its_full_stop_arrives(
+    alice, conversation, connect_as, paced_tts
+):
+    # A token every half second: "spring." comes 1.0 s after the request, " Then" 1.5 s after it.
+    slow = FakeChat(chunk_delay=0.5)
+    slow.enqueue(["I moved", " in the spring.", " Then", " summer came."])
+    paced_tts.chunks = 1
+    with registry.use_providers(chat=slow):
+        communicator = await connect_as(alice)
+        await start_voice(communicator, conversation)
+        sent = time.perf_counter()
+        await communicator.send_json_to({"type": "text", "text": "Tell me."})
+        frames = await collect(communicator)
+        await communicator.disconnect()
+
+    assert next(f for f in frames if f.type == "reply.delta").value["text"] == "I moved in the spring."
+    first_call = paced_tts.calls[0]
+    assert first_call["text"] == "I moved in the spring."
+    assert 1.0 <= first_call["started"] - sent < 1.4  # not at 1.5, when the next token shows the sentence ended
+    assert frames[-1].value["text"] == "I moved in the spring. Then summer came."
+
+
+async def test_end_marks_cut_off_after_a_sentence_are_shown_but_not_spoken(alice, conversation, connect_as, paced_tts):
+    chat = FakeChat()
+    chat.enqueue(["Wow!", "!", " You", " did", " it."])
+    frames = await typed_turn_with(chat, connect_as(alice), conversation)
+
+    assert [e["text"] for e in events(frames) if e["type"] == "reply.delta"] == ["Wow!", "!", " You did it."]
+    assert "!" not in [call["text"] for call in paced_tts.calls]
+    assert " ".join(call["text"] for call in paced_tts.calls) == "Wow! You did it."
+    assert frames[-1].value["text"] == "Wow!! You did it."
+
+
 async def test_without_pipelining_the_whole_reply_is_spoken_once_it_is_written(
     alice, conversation, connect_as, paced_tts, settings
 ):

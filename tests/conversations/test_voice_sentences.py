@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conversations.voice import SentenceGate
 
 
@@ -18,10 +20,35 @@ def test_sentences_come_out_whole_and_concatenate_back_to_the_text():
     assert "".join(pieces) == "".join(deltas)
 
 
-def test_a_sentence_is_released_as_soon_as_the_next_token_shows_it_ended():
+def test_a_full_stop_after_an_ordinary_word_ends_the_sentence_before_the_next_token_arrives():
     gate = SentenceGate()
-    assert gate.feed("It was hard.") == []  # "3.5" or "U.S." could still follow
-    assert gate.feed(" Then") == ["It was hard."]
+    assert gate.feed("It was") == []
+    assert gate.feed(" hard.") == ["It was hard."]
+    assert gate.pending == ""
+    assert gate.feed(" Was it") == []
+    assert gate.feed(" worth it?") == [" Was it worth it?"]
+    assert gate.feed(' She said "go."') == [' She said "go."']
+
+
+@pytest.mark.parametrize(
+    ("start", "rest", "sentences"),
+    [
+        ("It cost 3.", "5 times more. Then", ["It cost 3.5 times more."]),
+        ("We met Dr.", " Chen. Then", ["We met Dr. Chen."]),
+        ("Ask J.", " Martin. Then", ["Ask J. Martin."]),
+        ("Bring bread, e.g.", " rye. Then", ["Bring bread, e.g. rye."]),
+        ("Prices in the U.S.", " are high. Then", ["Prices in the U.S.", " are high."]),
+        ('She said "go.', '" Then', ['She said "go."']),
+        ("It was (mostly.", ") Then", ["It was (mostly.)"]),
+        ("I thought..", ". Then", ["I thought..."]),
+        ("Ask Acme Inc.", " for it. Then", ["Ask Acme Inc.", " for it."]),
+        ("Open example.com/?", "q=1 now. Then", ["Open example.com/?q=1 now."]),
+    ],
+)
+def test_where_the_next_token_could_still_belong_to_the_sentence_the_gate_waits_for_it(start, rest, sentences):
+    gate = SentenceGate()
+    assert gate.feed(start) == []
+    assert gate.feed(rest) == sentences
     assert gate.pending == " Then"
 
 
@@ -50,3 +77,8 @@ def test_a_run_on_sentence_is_cut_at_a_clause_break_so_nothing_waits_long():
 
 def test_nothing_but_whitespace_is_never_a_sentence():
     assert feed_all(["  ", "\n\n"]) == []
+
+
+def test_end_marks_cut_off_after_a_sentence_come_out_alone_and_join_back():
+    pieces = feed_all(["Wow!", "!", " Yes."])
+    assert pieces == ["Wow!", "!", " Yes."]
