@@ -56,12 +56,8 @@ _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*$")
 def first_sentence_ms(text: str, first_token_ms: float, tokens_per_second: float) -> float:
     """Same rule as ``bench._voice_common.first_sentence_ms`` (this file runs in another interpreter)."""
     tokens = _TOKEN.findall(text)
-    deciding = len(tokens) - 1
-    for index, token in enumerate(tokens):
-        if _SENTENCE_END.search(token):
-            deciding = min(index + 1, len(tokens) - 1)
-            break
-    return first_token_ms + deciding * (1000 / tokens_per_second if tokens_per_second else 0)
+    last = next((index for index, token in enumerate(tokens) if _SENTENCE_END.search(token)), len(tokens) - 1)
+    return first_token_ms + last * (1000 / tokens_per_second if tokens_per_second else 0)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -9,8 +9,8 @@ commit, LLM first token 350 ms then 40 tokens/s, TTS first audio 150 ms then rea
 Clients (the ``websockets`` package) stream an espeak-ng utterance as 16 kHz PCM in
 real time, send ``audio.end`` and time the first binary audio frame of the reply.
 
-**Pipeline overhead** = measured - the fakes' critical path (STT final + LLM time to the
-first complete sentence, from its token count and the fake's rate + TTS first audio).
+**Pipeline overhead** = measured - the fakes' critical path (STT final + LLM time to the last token of
+the first sentence, from its token count and the fake's rate + TTS first audio).
 
 Phases, all in one run: a single conversation; the overlap (the same conversation shape
 on a second daphne that speaks only the finished reply, ``VOICE_PIPELINED_TTS=0``);

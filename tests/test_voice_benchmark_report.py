@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import voice_latency
+from bench import peer_pipecat, voice_latency
 from bench._voice_common import REPLY, BargeInResult, Latency, TurnResult, critical_path_ms
 from bench.voice_latency import FAR_AHEAD, HELD_BACK_MS, HeadToHead, Phase, report, report_barge_in
 
@@ -208,3 +208,19 @@ def test_turns_pipecat_cut_into_are_counted_and_not_timed(capsys):
     row = next(line for line in out.splitlines() if line.startswith("| 1 "))
     sessions, turns, p50, p95, held_back, cut_in, errors, _cpu = (cell.strip() for cell in row.strip("|").split("|"))
     assert (sessions, turns, p50, p95, held_back, cut_in, errors) == ("1", "4", "240.0", "260.0", "0", "2", "0")
+
+
+@pytest.mark.parametrize(
+    ("text", "llm_ms"),
+    [
+        (REPLY, 350 + 6 * 25),  # "... very well." is the seventh token
+        ("Yes! Go.", 350),
+        ("No end mark at all", 350 + 4 * 25),  # the stream ends with its fifth token
+    ],
+)
+def test_the_critical_path_ends_with_the_first_sentence_s_last_token_in_both_interpreters(text, llm_ms):
+    # Waiting for the token after the full stop is the pipeline's choice, so it is overhead, not the fakes'.
+    latency = Latency()
+    assert critical_path_ms(text, latency) == 300 + llm_ms + 150
+    assert critical_path_ms(text, latency, with_stt=False) == llm_ms + 150
+    assert peer_pipecat.first_sentence_ms(text, 350, 40) == llm_ms
