@@ -32,10 +32,12 @@ def render_prompt(name: str, **context: Any) -> str:
 def as_data(label: str, value: Any) -> str:
     """Wrap user-provided content as clearly delimited data.
 
-    Strings are kept verbatim; anything else is JSON. A closing tag inside the
-    value is neutralised so the data cannot end its own block early.
+    Strings are kept verbatim; anything else is JSON on one line (the C encoder: an indented
+    dump runs the pure-Python one, whose nested functions leave a garbage cycle on every call,
+    twice per conversation turn). A closing tag inside the value is neutralised so the data
+    cannot end its own block early.
     """
-    body = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1, default=str)
+    body = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     tag = label.strip().lower().replace(" ", "_")
     body = body.replace(f"</{tag}>", f"<\\/{tag}>")
     return f"<{tag}>\n{body}\n</{tag}>"

@@ -162,7 +162,7 @@ async def test_regenerating_passes_the_correction_as_data_for_the_same_path(
 def json_list(text: str) -> str:
     import json
 
-    return json.dumps([text], ensure_ascii=False, indent=1)
+    return json.dumps([text], ensure_ascii=False)
 
 
 async def test_three_avatars_are_drawn_concurrently():
