@@ -252,6 +252,18 @@ class ElevenLabsSpeechToText(_ElevenLabsBase):
         )
 
 
+class _LatestPartial:
+    """The latest non-empty partial transcript of a realtime stream."""
+
+    __slots__ = ("text",)
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def update(self, data: dict[str, Any]) -> None:
+        self.text = data.get("text", "") or self.text
+
+
 class ElevenLabsSpeechStream:
     """One utterance over the realtime WebSocket, committed by ``finish()``.
 
@@ -264,17 +276,22 @@ class ElevenLabsSpeechStream:
         self.sample_rate = sample_rate
         self.language = language
         self.final_seconds = final_seconds
-        self.partial = ""
         self._bytes = 0
         self._closed = False
+        # The handlers hold the queue and the partial text, never ``self``: the connection holds
+        # the handlers, so a handler holding the stream would make a reference cycle, and every
+        # utterance's stream (its turn with it) would wait for the cyclic collector's oldest pass.
         self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        connection.on(RealtimeEvents.COMMITTED_TRANSCRIPT, lambda data: self._events.put_nowait(("committed", data)))
-        connection.on(RealtimeEvents.PARTIAL_TRANSCRIPT, self._on_partial)
-        connection.on(RealtimeEvents.ERROR, lambda data: self._events.put_nowait(("error", data)))
-        connection.on(RealtimeEvents.CLOSE, lambda *info: self._events.put_nowait(("close", info)))
+        self._partial = _LatestPartial()
+        events = self._events
+        connection.on(RealtimeEvents.COMMITTED_TRANSCRIPT, lambda data: events.put_nowait(("committed", data)))
+        connection.on(RealtimeEvents.PARTIAL_TRANSCRIPT, self._partial.update)
+        connection.on(RealtimeEvents.ERROR, lambda data: events.put_nowait(("error", data)))
+        connection.on(RealtimeEvents.CLOSE, lambda *info: events.put_nowait(("close", info)))
 
-    def _on_partial(self, data: dict[str, Any]) -> None:
-        self.partial = data.get("text", "") or self.partial
+    @property
+    def partial(self) -> str:
+        return self._partial.text
 
     async def send(self, pcm: bytes) -> None:
         if self._closed:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import time
+import weakref
 
 import pytest
 
@@ -16,7 +18,7 @@ from futureself.providers.base import (
     SpeechToText,
     TextToSpeech,
 )
-from futureself.providers.elevenlabs import ElevenLabsSpeechToText, ElevenLabsTextToSpeech
+from futureself.providers.elevenlabs import ElevenLabsSpeechStream, ElevenLabsSpeechToText, ElevenLabsTextToSpeech
 from futureself.providers.resilience import Deadlines, RetryPolicy
 from tests.vendor_fakes import Fault, Malformed, Stall
 from tests.vendor_fakes.samples import MP3_FRAME
@@ -463,3 +465,31 @@ async def test_the_realtime_socket_does_not_ask_for_compression(vendor_fake):
 
     headers = {k.lower() for k in vendor_fake.last("elevenlabs.realtime").headers}
     assert "sec-websocket-extensions" not in headers
+
+
+class HandlerRecordingConnection:
+    """Holds the handlers a realtime stream registers, as the SDK's connection does."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[object, object] = {}
+
+    def on(self, event: object, handler: object) -> None:
+        self.handlers[event] = handler
+
+
+def test_a_realtime_stream_is_freed_without_the_cyclic_collector():
+    from elevenlabs.realtime import RealtimeEvents
+
+    connection = HandlerRecordingConnection()
+    stream = ElevenLabsSpeechStream(connection, sample_rate=16_000, language="en", final_seconds=1)
+    connection.handlers[RealtimeEvents.PARTIAL_TRANSCRIPT]({"text": "I think"})
+    connection.handlers[RealtimeEvents.PARTIAL_TRANSCRIPT]({"text": ""})
+    assert stream.partial == "I think"
+
+    freed = weakref.ref(stream)
+    gc.disable()
+    try:
+        del stream, connection
+        assert freed() is None
+    finally:
+        gc.enable()
