@@ -153,13 +153,20 @@ async def test_reply_audio_is_sent_in_sentence_order_even_when_a_later_sentence_
 
 async def typed_turn_with(chat, connecting, conversation, text: str = "Tell me.") -> list:
     """Open a voice connection, type ``text``, and collect the reply's frames, ``chat`` answering."""
+    _, frames = await timed_typed_turn_with(chat, connecting, conversation, text)
+    return frames
+
+
+async def timed_typed_turn_with(chat, connecting, conversation, text: str = "Tell me.") -> tuple[float, list]:
+    """:func:`typed_turn_with`, and the ``time.perf_counter()`` at which ``text`` was sent."""
     with registry.use_providers(chat=chat):
         communicator = await connecting
         await start_voice(communicator, conversation)
+        sent = time.perf_counter()
         await communicator.send_json_to({"type": "text", "text": text})
         frames = await collect(communicator)
         await communicator.disconnect()
-    return frames
+    return sent, frames
 
 
 async def test_a_sentence_waiting_to_be_grouped_is_sent_before_the_audio_ahead_runs_out(
@@ -189,13 +196,7 @@ async def test_the_first_audio_leaves_before_the_llm_has_finished(alice, convers
     slow = FakeChat(chunk_delay=1.0)
     slow.enqueue(["I moved in the spring. ", "The first winter was long. ", "It was worth it in the end."])
     paced_tts.chunks = 1
-    with registry.use_providers(chat=slow):
-        communicator = await connect_as(alice)
-        await start_voice(communicator, conversation)
-        sent = time.perf_counter()
-        await communicator.send_json_to({"type": "text", "text": "Tell me."})
-        frames = await collect(communicator)
-        await communicator.disconnect()
+    sent, frames = await timed_typed_turn_with(slow, connect_as(alice), conversation)
 
     first_audio = next(f for f in frames if f.kind == "audio")
     deltas = [f for f in frames if f.type == "reply.delta"]
@@ -220,13 +221,7 @@ async def test_the_first_sentence_is_spoken_as_soon_as_its_full_stop_arrives(
     slow = FakeChat(chunk_delay=0.5)
     slow.enqueue(["I moved", " in the spring.", " Then", " summer came."])
     paced_tts.chunks = 1
-    with registry.use_providers(chat=slow):
-        communicator = await connect_as(alice)
-        await start_voice(communicator, conversation)
-        sent = time.perf_counter()
-        await communicator.send_json_to({"type": "text", "text": "Tell me."})
-        frames = await collect(communicator)
-        await communicator.disconnect()
+    sent, frames = await timed_typed_turn_with(slow, connect_as(alice), conversation)
 
     assert next(f for f in frames if f.type == "reply.delta").value["text"] == "I moved in the spring."
     first_call = paced_tts.calls[0]
