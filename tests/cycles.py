@@ -11,8 +11,8 @@ def cyclic_functions_left_by(call: Callable[[], object], *, packages: tuple[str,
 
     Counting only those functions (the nested closures that make such cycles) keeps garbage
     that other threads happen to drop meanwhile (an event loop closing in a test server's
-    thread leaves weak-set callbacks) from being blamed on ``call``. The first call runs before counting: first use
-    may import modules and build classes, which are cyclic by nature.
+    thread leaves weak-set callbacks) from being blamed on ``call``. The first call runs
+    before counting: first use may import modules and build classes, which are cyclic by nature.
     """
     call()
     gc.collect()

@@ -172,7 +172,11 @@ def _nested_discriminator(value: Any, fieldname: str, upper_fieldname: str, key:
     if found is not None or not isinstance(value, dict):
         return found
     for nested in value.values():
-        for item in nested if isinstance(nested, list) else [nested] if isinstance(nested, dict) else []:
+        if isinstance(nested, dict):
+            nested = [nested]
+        if not isinstance(nested, list):
+            continue
+        for item in nested:
             found = _nested_discriminator(item, fieldname, upper_fieldname, key)
             if found is not None:
                 return found
