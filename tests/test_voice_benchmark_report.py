@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import peer_pipecat, voice_latency
+from bench import _voice_common, peer_pipecat, voice_latency
 from bench._voice_common import REPLY, BargeInResult, Latency, TurnResult, critical_path_ms
 from bench.voice_latency import FAR_AHEAD, HELD_BACK_MS, HeadToHead, Phase, report, report_barge_in
 
@@ -224,3 +224,17 @@ def test_the_critical_path_ends_with_the_first_sentence_s_last_token_in_both_int
     assert critical_path_ms(text, latency) == 300 + llm_ms + 150
     assert critical_path_ms(text, latency, with_stt=False) == llm_ms + 150
     assert peer_pipecat.first_sentence_ms(text, 350, 40) == llm_ms
+
+
+def test_the_machine_line_gives_a_speed_to_compare_machines_by(monkeypatch):
+    # Machines of the same model name have run the same code at 47% and at 86% of a core.
+    monkeypatch.setattr(_voice_common, "python_speed_ms", lambda: 231.4)
+
+    assert _voice_common.machine().endswith("Python speed probe 231 ms (lower is faster)")
+
+
+def test_the_speed_probe_is_the_best_of_its_rounds(monkeypatch):
+    ticks = iter([0.0, 0.5, 10.0, 10.2, 20.0, 20.3])
+    monkeypatch.setattr(_voice_common.time, "perf_counter", lambda: next(ticks))
+
+    assert _voice_common.python_speed_ms(rounds=3) == 200.0
