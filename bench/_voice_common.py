@@ -129,12 +129,12 @@ def python_speed_ms(rounds: int = 3) -> float:
     best = math.inf
     for _ in range(rounds):
         started = time.perf_counter()
-        table: dict[int, str] = {}
+        strings: dict[int, str] = {}
         total = 0
         for number in range(1_000_000):
             total += number
             if number % 10 == 0:
-                table[number] = str(number)
+                strings[number] = str(number)
         best = min(best, time.perf_counter() - started)
     return round(best * 1000, 1)
 
