@@ -9,7 +9,9 @@ loop, of which ~1.4 ms is the server's (foreign-key check, four indexes, the com
 ~0.4 ms Django's field preparation. Under load the thread also competes with the loop for the GIL.
 
 On PostgreSQL, ``acreate`` sends the INSERT over a psycopg ``AsyncConnection`` that belongs to
-the running loop, so the loop awaits the row like any other socket. The row is the one
+the running loop, so the loop awaits the row like any other socket. Each loop keeps a few such
+connections (``CONNECTIONS_PER_LOOP``) and sends an insert on the first idle one, so that one slow
+insert (a lock, a server busy elsewhere) does not hold up every other conversation's. The row is the one
 ``Model.objects.create`` writes: Django's own defaults, ``auto_now`` stamps and field
 preparation, with a constraint violation raised as Django's ``IntegrityError``. Other backends
 (SQLite), models the fast path does not cover, and a connection that broke take the ORM path in
@@ -28,9 +30,13 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 logger = logging.getLogger(__name__)
 
-# One connection per event loop and database alias: psycopg's async connections are bound to the
-# loop they were opened on. Statements on one connection queue behind each other (psycopg locks it).
-_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _LoopConnection]] = weakref.WeakKeyDictionary()
+# Connections per event loop and database alias: psycopg's async connections are bound to the loop
+# they were opened on, and statements on one connection queue behind each other (psycopg locks it).
+# With one connection, 200 voice conversations' inserts queued: saving the person's words took
+# 20 / 116-157 ms (p50 / p95) on a loaded 2-core machine, 17 / 53-67 ms over four
+# (docs/performance.md, 2026-12-06). A second connection opens only when the first is busy.
+CONNECTIONS_PER_LOOP = 4
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _LoopPool]] = weakref.WeakKeyDictionary()
 
 
 async def acreate[M: models.Model](model: type[M], *, using: str = "default", **fields: Any) -> M:
@@ -53,7 +59,7 @@ async def _insert(instance: models.Model, using: str) -> None:
         await database_sync_to_async(_save_new)(instance, using)
         return
     try:
-        await _connection_for(using).execute(connection, *statement)
+        await _pool_for(using).execute(connection, *statement)
     except (OperationalError, InterfaceError):
         # The connection broke (the server restarted, a network blip): it is dropped and this
         # insert goes through Django's own connection handling, which reconnects. Had the row
@@ -74,9 +80,9 @@ def _retrieve(insert: asyncio.Future) -> None:
 
 def close_all() -> None:
     """Close every loop's connection (tests, before their loop goes; a server never needs it)."""
-    for holders in list(_by_loop.values()):
-        for holder in holders.values():
-            holder.close_now()
+    for pools in list(_by_loop.values()):
+        for pool in pools.values():
+            pool.close_now()
     _by_loop.clear()
 
 
@@ -102,11 +108,37 @@ def _insert_statement(instance: models.Model, connection) -> tuple[str, list[Any
     return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})", values
 
 
-def _connection_for(using: str) -> _LoopConnection:
-    holders = _by_loop.setdefault(asyncio.get_running_loop(), {})
-    if using not in holders:
-        holders[using] = _LoopConnection(using)
-    return holders[using]
+def _pool_for(using: str) -> _LoopPool:
+    pools = _by_loop.setdefault(asyncio.get_running_loop(), {})
+    if using not in pools:
+        pools[using] = _LoopPool(using)
+    return pools[using]
+
+
+class _LoopPool:
+    """Up to ``CONNECTIONS_PER_LOOP`` connections of one loop to one database, the first idle one
+    taken (so a quiet server keeps using one warm connection), else the least busy."""
+
+    def __init__(self, using: str, size: int = CONNECTIONS_PER_LOOP) -> None:
+        self.using = using
+        self.size = size
+        self.connections: list[_LoopConnection] = []
+
+    async def execute(self, django_connection, sql: str, params: list[Any]) -> None:
+        await self._pick().execute(django_connection, sql, params)
+
+    def _pick(self) -> _LoopConnection:
+        for holder in self.connections:
+            if not holder.in_flight:
+                return holder
+        if len(self.connections) < self.size:
+            self.connections.append(_LoopConnection(self.using))
+            return self.connections[-1]
+        return min(self.connections, key=lambda holder: holder.in_flight)
+
+    def close_now(self) -> None:
+        for holder in self.connections:
+            holder.close_now()
 
 
 class _LoopConnection:
@@ -114,10 +146,18 @@ class _LoopConnection:
 
     def __init__(self, using: str) -> None:
         self.using = using
+        self.in_flight = 0  # statements sent or waiting for this connection
         self._connection = None
         self._opening = asyncio.Lock()
 
     async def execute(self, django_connection, sql: str, params: list[Any]) -> None:
+        self.in_flight += 1
+        try:
+            await self._execute(django_connection, sql, params)
+        finally:
+            self.in_flight -= 1
+
+    async def _execute(self, django_connection, sql: str, params: list[Any]) -> None:
         connection = await self._open(django_connection)
         try:
             # Maps psycopg's errors to Django's (IntegrityError, DataError, OperationalError...).

@@ -33,6 +33,12 @@ def no_worker_thread(monkeypatch):
     monkeypatch.setattr(loop_insert, "database_sync_to_async", refuse)
 
 
+def _only_connection():
+    """The psycopg connection of this loop's pool, which one insert at a time never grows past one."""
+    (holder,) = loop_insert._pool_for("default").connections
+    return holder._connection
+
+
 def _stored(pk) -> dict:
     return Message.objects.filter(pk=pk).values().get()
 
@@ -76,7 +82,7 @@ async def test_a_taken_position_raises_djangos_integrity_error_and_the_connectio
 
 async def test_a_broken_connection_saves_through_the_orm_then_reconnects(conversation, on_postgresql):
     await loop_insert.acreate(Message, conversation_id=conversation.pk, position=0, role="user", text="first")
-    backend_pid = loop_insert._connection_for("default")._connection.info.backend_pid
+    backend_pid = _only_connection().info.backend_pid
 
     def terminate():
         with connection.cursor() as cursor:
@@ -87,7 +93,7 @@ async def test_a_broken_connection_saves_through_the_orm_then_reconnects(convers
     saved = await loop_insert.acreate(Message, conversation_id=conversation.pk, position=1, role="user", text="second")
     assert (await database_sync_to_async(_stored)(saved.pk))["text"] == "second"
     again = await loop_insert.acreate(Message, conversation_id=conversation.pk, position=2, role="user", text="third")
-    assert loop_insert._connection_for("default")._connection.info.backend_pid != backend_pid
+    assert _only_connection().info.backend_pid != backend_pid
     assert (await database_sync_to_async(_stored)(again.pk))["text"] == "third"
 
 
@@ -100,7 +106,7 @@ async def test_a_model_whose_key_the_database_assigns_takes_the_orm_path():
 
 async def test_close_all_closes_the_loops_connections(conversation, on_postgresql):
     await loop_insert.acreate(Message, conversation_id=conversation.pk, position=0, role="user", text="a")
-    opened = loop_insert._connection_for("default")._connection
+    opened = _only_connection()
 
     loop_insert.close_all()
 
@@ -124,3 +130,55 @@ async def test_a_caller_that_stops_waiting_does_not_stop_the_insert(conversation
         await asyncio.sleep(0.02)
     else:
         pytest.fail("the insert stopped with its caller")
+
+
+async def test_an_insert_does_not_queue_behind_a_blocked_one(conversation, on_postgresql, no_worker_thread):
+    """Another session holds position 0 uncommitted: an insert there waits on the unique index, and
+    an insert elsewhere goes out on a second connection instead of queueing behind it."""
+    import asyncio
+
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    holder = await psycopg.AsyncConnection.connect(**params)
+    try:
+        held = Message(conversation_id=conversation.pk, position=0, role="user", text="held")
+        await holder.execute(*loop_insert._insert_statement(held, connection))  # in a transaction, not committed
+        blocked = asyncio.ensure_future(
+            loop_insert.acreate(Message, conversation_id=conversation.pk, position=0, role="user", text="waits")
+        )
+        await asyncio.sleep(0.2)
+        assert not blocked.done()
+
+        elsewhere = await asyncio.wait_for(
+            loop_insert.acreate(Message, conversation_id=conversation.pk, position=1, role="user", text="goes on"),
+            timeout=5,
+        )
+
+        assert not blocked.done()
+        assert len(loop_insert._pool_for("default").connections) == 2
+    finally:
+        await holder.rollback()
+        await holder.close()
+    saved = await asyncio.wait_for(blocked, timeout=5)
+    texts = await database_sync_to_async(lambda: dict(Message.objects.values_list("position", "text")))()
+    assert texts == {0: "waits", 1: "goes on"}
+    assert (saved.position, elsewhere.position) == (0, 1)
+
+
+async def test_the_pool_opens_no_more_than_its_size(conversation, on_postgresql):
+    import asyncio
+
+    await asyncio.gather(
+        *(
+            loop_insert.acreate(Message, conversation_id=conversation.pk, position=n, role="user", text=str(n))
+            for n in range(loop_insert.CONNECTIONS_PER_LOOP * 3)
+        )
+    )
+
+    pool = loop_insert._pool_for("default")
+    assert 1 <= len(pool.connections) <= loop_insert.CONNECTIONS_PER_LOOP
+    assert all(holder.in_flight == 0 for holder in pool.connections)
+    count = await database_sync_to_async(Message.objects.filter(conversation=conversation).count)()
+    assert count == loop_insert.CONNECTIONS_PER_LOOP * 3
