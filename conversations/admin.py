@@ -32,7 +32,9 @@ class MessageInline(admin.TabularInline):
 
 TIMING_LABELS = (
     ("stt_ms", "speech-to-text"),
+    ("saved_ms", "saved"),
     ("llm_first_token_ms", "first token"),
+    ("first_sentence_ms", "first sentence"),
     ("tts_first_audio_ms", "TTS first audio"),
     ("first_audio_ms", "first audio sent"),
     ("total_ms", "total"),

@@ -333,6 +333,7 @@ class Saved:
     expected_position: int | None
     screen: asyncio.Task[SafetyOutcome]
     early_reply: Reply | None
+    saved_at: float  # time.perf_counter() when the insert returned
 
 
 class ReplyRun:
@@ -667,6 +668,7 @@ class VoicePipeline:
         message = await self.engine.add_user_message(
             self.conversation.pk, text, input_mode=input_mode, audio_duration_ms=audio_duration_ms, state=state
         )
+        saved_at = time.perf_counter()
         early = None
         if expected is not None and message.position == expected and not phrases.flagged:
             early = await self.engine.start_reply(
@@ -683,10 +685,11 @@ class VoicePipeline:
                 phrases=phrases,
             )
         )
-        return Saved(message, expected, screen, early)
+        return Saved(message, expected, screen, early, saved_at)
 
     async def _answer(self, saved: Saved, received_at: float, timings: dict[str, Any]) -> None:
         message, expected, early = saved.message, saved.expected_position, saved.early_reply
+        timings["saved_ms"] = _ms(received_at, saved.saved_at)
         try:
             try:
                 outcome = await saved.screen
@@ -781,6 +784,8 @@ class VoicePipeline:
             sentence = verdict.replacement
             piece = piece[: len(piece) - len(piece.lstrip())] + sentence
         previous = run.text
+        if not run.shown:
+            run.timings["first_sentence_ms"] = _ms(run.received_at, time.perf_counter())
         run.shown.append(piece)
         await self.send_json({"type": "reply.delta", "text": piece})
         has_words = any(character.isalnum() for character in sentence)  # not a stray "!" cut off after "Wow!"

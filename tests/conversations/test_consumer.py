@@ -68,6 +68,7 @@ async def test_a_text_turn_streams_one_delta_per_sentence_whose_concatenation_is
     assert end["interrupted"] is False
     assert end["timings"]["llm_first_token_ms"] >= 0
     assert end["timings"]["total_ms"] >= end["timings"]["llm_first_token_ms"]
+    assert 0 <= end["timings"]["saved_ms"] <= end["timings"]["first_sentence_ms"] <= end["timings"]["total_ms"]
     stored = await messages_of(conversation)
     assert [(m.role, m.text) for m in stored] == [("user", "Was it worth it?"), ("future_self", end["text"])]
     assert str(stored[1].pk) == end["message_id"]

@@ -10,7 +10,15 @@ from tests.builders import make_conversation
 
 pytestmark = pytest.mark.django_db
 
-TIMINGS = {"stt_ms": 310, "llm_first_token_ms": 420, "tts_first_audio_ms": 95, "first_audio_ms": 640, "total_ms": 2100}
+TIMINGS = {
+    "stt_ms": 310,
+    "saved_ms": 318,
+    "llm_first_token_ms": 420,
+    "first_sentence_ms": 480,
+    "tts_first_audio_ms": 95,
+    "first_audio_ms": 640,
+    "total_ms": 2100,
+}
 
 
 @pytest.fixture
@@ -25,7 +33,10 @@ def test_staff_see_the_latency_breakdown_on_the_conversation(client, staff, spok
     page = client.get(reverse("admin:conversations_conversation_change", args=[spoken_reply.pk]))
     assert page.status_code == 200
     text = page.content.decode()
-    assert "speech-to-text 310 · first token 420 · TTS first audio 95 · first audio sent 640 · total 2100" in text
+    assert (
+        "speech-to-text 310 · saved 318 · first token 420 · first sentence 480 · TTS first audio 95"
+        " · first audio sent 640 · total 2100"
+    ) in text
 
 
 def test_staff_can_list_messages_with_their_voice_timings(client, staff, spoken_reply):

@@ -80,9 +80,20 @@ async def test_an_audio_turn_goes_through_realtime_stt_and_comes_back_spoken(
     assert sum(len(chunk) for chunk in audio(frames)) > 0
     end = frames[-1].value
     assert end["text"] == "Yes. Call her on Sundays."
-    for key in ("stt_ms", "llm_first_token_ms", "tts_first_audio_ms", "first_audio_ms", "total_ms"):
-        assert isinstance(end["timings"][key], int), key
-    assert end["timings"]["stt_ms"] <= end["timings"]["first_audio_ms"] <= end["timings"]["total_ms"]
+    timings = end["timings"]
+    for key in (
+        "stt_ms",
+        "saved_ms",
+        "llm_first_token_ms",
+        "first_sentence_ms",
+        "tts_first_audio_ms",
+        "first_audio_ms",
+        "total_ms",
+    ):
+        assert isinstance(timings[key], int), key
+    # The stages of the turn, each counted from audio.end, in the order they happen.
+    milestones = ["stt_ms", "saved_ms", "first_sentence_ms", "first_audio_ms", "total_ms"]
+    assert [timings[key] for key in milestones] == sorted(timings[key] for key in milestones)
 
     session = vendor_fake.last("elevenlabs.realtime")
     assert session.query["audio_format"] == "pcm_16000"
