@@ -227,10 +227,21 @@ def test_the_critical_path_ends_with_the_first_sentence_s_last_token_in_both_int
 
 
 def test_the_machine_line_gives_a_speed_to_compare_machines_by(monkeypatch):
-    # Machines of the same model name have run the same code at 47% and at 86% of a core.
+    # Machines of the same model name have run the same code at 47% and at 86% of a core, and
+    # idle cores that wake in 0.3 ms on one and in 3 ms on another.
     monkeypatch.setattr(_voice_common, "python_speed_ms", lambda: 231.4)
+    monkeypatch.setattr(_voice_common, "idle_wake_ms", lambda: 2.86)
 
-    assert _voice_common.machine().endswith("Python speed probe 231 ms (lower is faster)")
+    assert _voice_common.machine().endswith(
+        "Python speed probe 231 ms (lower is faster), "
+        "idle wake-up 2.9 ms (a round trip to another process after 300 ms of quiet)"
+    )
+
+
+def test_the_idle_wake_probe_times_real_round_trips_to_another_process():
+    trip_ms = _voice_common.idle_wake_ms(idle_s=0.01, rounds=3)
+
+    assert 0 < trip_ms < 1000
 
 
 def test_the_speed_probe_is_the_best_of_its_rounds(monkeypatch):
