@@ -33,8 +33,8 @@ logger = logging.getLogger(__name__)
 # Connections per event loop and database alias: psycopg's async connections are bound to the loop
 # they were opened on, and statements on one connection queue behind each other (psycopg locks it).
 # With one connection, 200 voice conversations' inserts queued: saving the person's words took
-# 20 / 116-157 ms (p50 / p95) on a loaded 2-core machine, 17 / 53-67 ms over four
-# (docs/performance.md, 2026-12-06). A second connection opens only when the first is busy.
+# 36-64 / 167-363 ms (p50 / p95) on a loaded 2-core machine, 33-35 / 82-106 ms over four, back to
+# back (docs/performance.md, 2026-12-06). A second connection opens only when the first is busy.
 CONNECTIONS_PER_LOOP = 4
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _LoopPool]] = weakref.WeakKeyDictionary()
 
