@@ -1,6 +1,8 @@
 """Inserts sent from the event loop: the row ``objects.create`` would write, without a worker thread
 on PostgreSQL; the ORM path elsewhere and when the loop's connection breaks."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -114,8 +116,6 @@ async def test_close_all_closes_the_loops_connections(conversation, on_postgresq
 
 
 async def test_a_caller_that_stops_waiting_does_not_stop_the_insert(conversation):
-    import asyncio
-
     waiting = asyncio.ensure_future(
         loop_insert.acreate(Message, conversation_id=conversation.pk, position=0, role="user", text="Still stored")
     )
@@ -135,32 +135,26 @@ async def test_a_caller_that_stops_waiting_does_not_stop_the_insert(conversation
 async def test_an_insert_does_not_queue_behind_a_blocked_one(conversation, on_postgresql, no_worker_thread):
     """Another session holds position 0 uncommitted: an insert there waits on the unique index, and
     an insert elsewhere goes out on a second connection instead of queueing behind it."""
-    import asyncio
-
-    import psycopg
-
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    holder = await psycopg.AsyncConnection.connect(**params)
+    other = await loop_insert._LoopConnection._connect(connection)  # the loop's own kind of connection
     try:
-        held = Message(conversation_id=conversation.pk, position=0, role="user", text="held")
-        await holder.execute(*loop_insert._insert_statement(held, connection))  # in a transaction, not committed
-        blocked = asyncio.ensure_future(
-            loop_insert.acreate(Message, conversation_id=conversation.pk, position=0, role="user", text="waits")
-        )
-        await asyncio.sleep(0.2)
-        assert not blocked.done()
+        async with other.transaction(force_rollback=True):
+            held = Message(conversation_id=conversation.pk, position=0, role="user", text="held")
+            await other.execute(*loop_insert._insert_statement(held, connection))  # uncommitted until the end
+            blocked = asyncio.ensure_future(
+                loop_insert.acreate(Message, conversation_id=conversation.pk, position=0, role="user", text="waits")
+            )
+            await asyncio.sleep(0.2)
+            assert not blocked.done()
 
-        elsewhere = await asyncio.wait_for(
-            loop_insert.acreate(Message, conversation_id=conversation.pk, position=1, role="user", text="goes on"),
-            timeout=5,
-        )
+            elsewhere = await asyncio.wait_for(
+                loop_insert.acreate(Message, conversation_id=conversation.pk, position=1, role="user", text="goes on"),
+                timeout=5,
+            )
 
-        assert not blocked.done()
-        assert len(loop_insert._pool_for("default").connections) == 2
+            assert not blocked.done()
+            assert len(loop_insert._pool_for("default").connections) == 2
     finally:
-        await holder.rollback()
-        await holder.close()
+        await other.close()
     saved = await asyncio.wait_for(blocked, timeout=5)
     texts = await database_sync_to_async(lambda: dict(Message.objects.values_list("position", "text")))()
     assert texts == {0: "waits", 1: "goes on"}
@@ -168,8 +162,6 @@ async def test_an_insert_does_not_queue_behind_a_blocked_one(conversation, on_po
 
 
 async def test_the_pool_opens_no_more_than_its_size(conversation, on_postgresql):
-    import asyncio
-
     await asyncio.gather(
         *(
             loop_insert.acreate(Message, conversation_id=conversation.pk, position=n, role="user", text=str(n))
