@@ -482,6 +482,7 @@ def utterance_pcm(text: str = UTTERANCE, workdir: Path | None = None) -> bytes:
 @dataclass
 class TurnResult:
     first_audio_ms: float | None = None  # audio.end sent -> first binary frame received
+    speech_ended_at: float | None = None  # time.perf_counter() when audio.end was sent
     cycle_s: float | None = None  # first audio frame sent -> reply.end: one turn of the conversation
     reply_text: str = ""
     timings: dict[str, Any] = field(default_factory=dict)
@@ -542,7 +543,7 @@ class VoiceClient:
         result = TurnResult()
         try:
             begin = time.perf_counter()
-            ended = await self.speak(pcm)
+            ended = result.speech_ended_at = await self.speak(pcm)
             deadline = ended + timeout
             while True:
                 message = await asyncio.wait_for(self.ws.recv(), max(0.1, deadline - time.perf_counter()))

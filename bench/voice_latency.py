@@ -186,7 +186,15 @@ class Phase:
             "turn_cycle_s": turn_cycle_s(self),
             "cpu_ms_per_turn": self.cpu_ms_per_turn(),
             "server_timings": [t.timings for t in self.ok],
+            # When each answered turn's speech ended (seconds from the phase's first), with its first audio:
+            # slow turns that bunch together point at a stall, spread ones at queueing.
+            "turns_over_time": self.turns_over_time(),
         }
+
+    def turns_over_time(self) -> list[tuple[float, float]]:
+        timed = [t for t in self.ok if t.speech_ended_at is not None and t.first_audio_ms is not None]
+        start = min((t.speech_ended_at for t in timed), default=0.0)
+        return sorted((round(t.speech_ended_at - start, 3), round(t.first_audio_ms, 1)) for t in timed)
 
 
 def times_ahead(ours_ms: float, peer_ms: float) -> float:

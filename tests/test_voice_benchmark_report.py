@@ -249,3 +249,14 @@ def test_the_speed_probe_is_the_best_of_its_rounds(monkeypatch):
     monkeypatch.setattr(_voice_common.time, "perf_counter", lambda: next(ticks))
 
     assert _voice_common.python_speed_ms(rounds=3) == 200.0
+
+
+def test_turns_over_time_gives_each_answered_turn_from_the_phase_s_first_in_order():
+    turns = [
+        TurnResult(first_audio_ms=1012.34, speech_ended_at=105.5),
+        TurnResult(first_audio_ms=960.0, speech_ended_at=100.0),
+        TurnResult(error="TimeoutError", speech_ended_at=101.0),
+        TurnResult(first_audio_ms=955.56, speech_ended_at=102.25),
+    ]
+    timeline = Phase("200", turns=turns, conversations=200).turns_over_time()
+    assert timeline == [(0.0, 960.0), (2.25, 955.6), (5.5, 1012.3)]
